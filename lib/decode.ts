@@ -1,0 +1,205 @@
+import { invalidArg, KernelTaintError, TaintValueError } from './errors.js';
+import { type ProfileTable, profileTable } from './flags.js';
+import type {
+  FlagSelector,
+  Profile,
+  ResolvedProfile,
+  TaintFlag,
+  TaintFlagInfo,
+  TaintState,
+  TaintStateJSON,
+} from './types.js';
+
+const MAX_VALUE = 0xffff_ffff;
+
+/**
+ * Normalises a taint value given as a number, bigint or text (decimal, or hex
+ * with `0x`) to an unsigned 32-bit number. Throws `TaintValueError` for
+ * anything else: no taint bit exists at or above 32, and a negative number is
+ * a signed result of `|`/`&` that must be turned unsigned (`>>> 0`) first.
+ */
+export function toTaintValue(value: number | bigint | string): number {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw new TaintValueError(`taint value must be an integer, got ${value}`);
+    if (value < 0) {
+      throw new TaintValueError(
+        `taint value must be unsigned, got ${value} (a signed result of | or &: apply >>> 0 first)`,
+      );
+    }
+    if (value > MAX_VALUE) throw new TaintValueError(`taint value ${value} does not fit in 32 bits`);
+    return value;
+  }
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > BigInt(MAX_VALUE)) {
+      throw new TaintValueError(`taint value ${value} is outside 0..${MAX_VALUE}`);
+    }
+    return Number(value);
+  }
+  if (typeof value === 'string') {
+    const text = value.trim();
+    const m = /^(?:0[xX]([0-9a-fA-F]{1,8})|(\d{1,10}))$/.exec(text);
+    if (!m) throw new TaintValueError(`not a taint value: ${JSON.stringify(value.slice(0, 40))}`, { content: value });
+    const n = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number(m[2]);
+    if (n > MAX_VALUE) throw new TaintValueError(`taint value ${text} does not fit in 32 bits`, { content: value });
+    return n;
+  }
+  throw invalidArg(`taint value must be a number, bigint or string, got ${typeof value}`);
+}
+
+function normaliseName(s: string): string {
+  return s
+    .trim()
+    .toUpperCase()
+    .replace(/^TAINT_/, '')
+    .replace(/[\s-]+/g, '_');
+}
+
+/**
+ * Resolves a flag selector (bit, letter, name with or without `TAINT_`, alias,
+ * or `bit N`) to a bit number in the given profile. Throws
+ * `ERR_KERNEL_TAINT_UNKNOWN_FLAG` for a selector that names nothing, so a typo
+ * in a filter or policy is an error rather than a silent `false`.
+ */
+export function resolveFlag(selector: FlagSelector, opts: { profile?: Profile } = {}): number {
+  return resolveIn(selector, profileTable(concreteProfile(opts.profile)));
+}
+
+export function resolveIn(selector: FlagSelector, table: ProfileTable): number {
+  if (typeof selector === 'number') {
+    if (Number.isInteger(selector) && selector >= 0 && selector < 32) return selector;
+    throw new KernelTaintError('ERR_KERNEL_TAINT_UNKNOWN_FLAG', `taint bit must be an integer 0-31, got ${selector}`);
+  }
+  if (typeof selector !== 'string') {
+    throw invalidArg(`flag selector must be a number or string, got ${typeof selector}`);
+  }
+  const s = selector.trim();
+  if (s.length === 1) {
+    const exact = table.byLetter.get(s);
+    if (exact !== undefined) return exact;
+    const upper = table.byLetter.get(s.toUpperCase());
+    if (upper !== undefined) return upper;
+  }
+  const bitMatch = /^(?:bit[\s_]?)?(\d{1,2})$/i.exec(s);
+  if (bitMatch) return resolveIn(Number(bitMatch[1]), table);
+  const name = normaliseName(s);
+  for (const f of table.flags) {
+    if (f.name === name || f.aliases.includes(name)) return f.bit;
+  }
+  throw new KernelTaintError(
+    'ERR_KERNEL_TAINT_UNKNOWN_FLAG',
+    `unknown taint flag ${JSON.stringify(selector)} for profile '${table.id}'`,
+  );
+}
+
+function concreteProfile(p: Profile | undefined): ResolvedProfile {
+  return p === undefined || p === 'auto' ? 'mainline' : p;
+}
+
+function flagOf(info: TaintFlagInfo): TaintFlag {
+  return Object.freeze({
+    bit: info.bit,
+    letter: info.letter,
+    name: info.name,
+    description: info.description,
+    category: info.category,
+    module: info.module,
+    known: true,
+    since: info.since,
+  });
+}
+
+function unknownFlag(bit: number, table: ProfileTable): TaintFlag {
+  return Object.freeze({
+    bit,
+    letter: '?',
+    name: `bit ${bit}`,
+    description: `Bit ${bit} is set but the '${table.id}' profile does not define it: a vendor or newer kernel flag. Check your kernel's documentation.`,
+    category: 'unknown',
+    module: false,
+    known: false,
+    since: null,
+  });
+}
+
+const flagCache = new Map<string, TaintFlag>();
+function flagFor(bit: number, table: ProfileTable): TaintFlag {
+  const key = `${table.id}:${bit}`;
+  let f = flagCache.get(key);
+  if (!f) {
+    const info = table.byBit.get(bit);
+    f = info ? flagOf(info) : unknownFlag(bit, table);
+    flagCache.set(key, f);
+  }
+  return f;
+}
+
+class State implements TaintState {
+  readonly value: number;
+  readonly tainted: boolean;
+  readonly flags: readonly TaintFlag[];
+  readonly unknownBits: readonly number[];
+  readonly unknownLetters: readonly string[];
+  readonly letters: string;
+  readonly names: readonly string[];
+  readonly profile: ResolvedProfile;
+  readonly #table: ProfileTable;
+
+  constructor(value: number, table: ProfileTable, unknownLetters: readonly string[]) {
+    const flags: TaintFlag[] = [];
+    for (let bit = 0; bit < 32; bit++) {
+      if (((value >>> bit) & 1) === 1) flags.push(flagFor(bit, table));
+    }
+    this.value = value;
+    this.tainted = value !== 0 || unknownLetters.length > 0;
+    this.flags = Object.freeze(flags);
+    this.unknownBits = Object.freeze(flags.filter((f) => !f.known).map((f) => f.bit));
+    this.unknownLetters = Object.freeze([...unknownLetters]);
+    this.letters = flags.map((f) => f.letter).join('');
+    this.names = Object.freeze(flags.map((f) => f.name));
+    this.profile = table.id;
+    this.#table = table;
+    Object.freeze(this);
+  }
+
+  has(flag: FlagSelector): boolean {
+    const bit = resolveIn(flag, this.#table);
+    return ((this.value >>> bit) & 1) === 1;
+  }
+
+  toString(): string {
+    if (!this.tainted) return 'Not tainted';
+    const parts = this.flags.map((f) => `[${f.letter}]=${f.name}`);
+    for (const l of this.unknownLetters) parts.push(`[${l}]=unknown`);
+    return `Tainted: ${parts.join(', ')}`;
+  }
+
+  toJSON(): TaintStateJSON {
+    return {
+      value: this.value,
+      tainted: this.tainted,
+      letters: this.letters,
+      names: [...this.names],
+      unknownBits: [...this.unknownBits],
+      unknownLetters: [...this.unknownLetters],
+      profile: this.profile,
+      flags: [...this.flags],
+    };
+  }
+}
+
+/** Builds a state from an already validated value. Internal: no checks. */
+export function stateOf(value: number, table: ProfileTable, unknownLetters: readonly string[] = []): TaintState {
+  return new State(value >>> 0, table, unknownLetters);
+}
+
+/**
+ * Decodes a taint value into its flags. Pure: works on every platform.
+ *
+ * @example
+ * decodeTaint(4097).letters        // 'PO'
+ * decodeTaint('12289').names       // ['PROPRIETARY_MODULE', 'OOT_MODULE', 'UNSIGNED_MODULE']
+ * decodeTaint(1n << 31n).unknownBits // [31] (mainline defines no bit 31)
+ */
+export function decodeTaint(value: number | bigint | string, opts: { profile?: Profile } = {}): TaintState {
+  return stateOf(toTaintValue(value), profileTable(concreteProfile(opts.profile)));
+}

@@ -1,0 +1,117 @@
+import data from './flags.json' with { type: 'json' };
+import type { ResolvedProfile, TaintFlagInfo } from './types.js';
+
+type RawFlag = Omit<TaintFlagInfo, 'profiles' | 'unreachable'>;
+interface RawProfile {
+  label: string;
+  release?: string;
+  inherits?: string;
+  width: number | null;
+  pad: string | null;
+  mainlineWidth?: number;
+  remove?: number[];
+  add?: RawFlag[];
+  unreachable?: number[];
+}
+
+/** Everything a profile needs to decode, format and parse. */
+export interface ProfileTable {
+  readonly id: ResolvedProfile;
+  readonly label: string;
+  /** Flags by bit (sparse). */
+  readonly byBit: ReadonlyMap<number, TaintFlagInfo>;
+  /** Flags in bit order. */
+  readonly flags: readonly TaintFlagInfo[];
+  /** Set-letter → bit, legacy letters included. */
+  readonly byLetter: ReadonlyMap<string, number>;
+  /** Release pattern that identifies kernels of this vendor. */
+  readonly release: RegExp | null;
+  /** Position-string width the vendor prints (RHEL prints every bit up to 29 or 31). */
+  readonly width: number | null;
+  readonly pad: string | null;
+  /** How many mainline bits the vendor kernel prints (backports make this differ from its version). */
+  readonly mainlineWidth: number | null;
+}
+
+const raw = data as unknown as { mainline: RawFlag[]; profiles: Record<ResolvedProfile, RawProfile> };
+
+export const PROFILE_IDS: readonly ResolvedProfile[] = Object.keys(raw.profiles) as ResolvedProfile[];
+
+function resolveRaw(id: ResolvedProfile): Required<Pick<RawProfile, 'remove' | 'add' | 'unreachable'>> & RawProfile {
+  const p = raw.profiles[id];
+  const base = p.inherits ? resolveRaw(p.inherits as ResolvedProfile) : undefined;
+  return {
+    ...base,
+    ...p,
+    remove: p.remove ?? base?.remove ?? [],
+    add: p.add ?? base?.add ?? [],
+    unreachable: p.unreachable ?? base?.unreachable ?? [],
+  };
+}
+
+function buildProfile(id: ResolvedProfile): ProfileTable {
+  const p = resolveRaw(id);
+  const byBit = new Map<number, TaintFlagInfo>();
+  for (const f of raw.mainline) {
+    if (!p.remove.includes(f.bit)) byBit.set(f.bit, { ...f, profiles: [] });
+  }
+  for (const f of p.add) byBit.set(f.bit, { ...f, profiles: [] });
+  for (const bit of p.unreachable) {
+    const f = byBit.get(bit);
+    if (f) byBit.set(bit, { ...f, unreachable: true });
+  }
+  const flags = [...byBit.values()].sort((a, b) => a.bit - b.bit);
+  const byLetter = new Map<string, number>();
+  for (const f of flags) {
+    // '-' is padding, never a set letter.
+    if (f.letter !== '-') byLetter.set(f.letter, f.bit);
+    for (const l of f.legacyLetters ?? []) if (!byLetter.has(l)) byLetter.set(l, f.bit);
+  }
+  return {
+    id,
+    label: p.label,
+    byBit,
+    flags,
+    byLetter,
+    release: p.release ? new RegExp(p.release) : null,
+    width: p.width,
+    pad: p.pad,
+    mainlineWidth: p.mainlineWidth ?? null,
+  };
+}
+
+const tables = new Map<ResolvedProfile, ProfileTable>(PROFILE_IDS.map((id) => [id, buildProfile(id)]));
+
+/** The decoding table of a concrete profile. */
+export function profileTable(id: ResolvedProfile): ProfileTable {
+  const t = tables.get(id);
+  if (!t) throw new RangeError(`unknown taint profile '${id}'`);
+  return t;
+}
+
+function collectFlagInfos(): TaintFlagInfo[] {
+  const seen = new Map<string, TaintFlagInfo & { profiles: ResolvedProfile[] }>();
+  for (const id of PROFILE_IDS) {
+    for (const f of profileTable(id).flags) {
+      const key = `${f.bit}:${f.letter}:${f.name}`;
+      const prev = seen.get(key);
+      if (prev) prev.profiles.push(id);
+      else seen.set(key, { ...f, profiles: [id] });
+    }
+  }
+  return [...seen.values()]
+    .map((f) => Object.freeze({ ...f, aliases: Object.freeze([...f.aliases]), profiles: Object.freeze(f.profiles) }))
+    .sort((a, b) => a.bit - b.bit || a.profiles[0].localeCompare(b.profiles[0]));
+}
+
+/**
+ * Every flag any profile defines, in bit order; vendor variants of a bit are
+ * separate entries whose `profiles` say where they apply.
+ *
+ * @example
+ * TAINT_FLAGS.filter((f) => f.profiles.includes('mainline')).map((f) => f.letter).join('') // 'PFSRMBUDAWCIOELKXTNJ'
+ */
+export const TAINT_FLAGS: readonly TaintFlagInfo[] = Object.freeze(collectFlagInfos());
+
+/** The highest mainline bit plus one: the position-string width of the newest kernel. */
+export const MAINLINE_FLAG_COUNT = raw.mainline.length;

@@ -1,0 +1,120 @@
+import { toTaintValue } from './decode.js';
+import { invalidArg, KernelTaintError } from './errors.js';
+import { type ProfileTable, profileTable } from './flags.js';
+import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
+import type { Profile, ResolvedProfile } from './types.js';
+
+/** First release that prints the verbose `Tainted: [X]=NAME` line. */
+export const VERBOSE_SINCE = '6.11.0';
+
+/**
+ * Until the buffer was sized for the longest line, the kernel built the verbose
+ * line in `static char buf[sizeof(taint_flags)]`: 16 bytes per flag on 64-bit,
+ * so the text is cut at 16 * count - 1 characters (303 with 19 flags). Kernels
+ * from VERBOSE_WHOLE_SINCE print the whole line.
+ */
+export const VERBOSE_WHOLE_SINCE = '6.16.0';
+const BYTES_PER_FLAG = 16;
+
+export interface FormatOptions {
+  /** Kernel release to imitate (`uname -r`), e.g. `6.1.0-27-cloud-amd64`. Default: the newest mainline. */
+  kernel?: string;
+  /** The 6.11+ verbose line instead of the position string. */
+  verbose?: boolean;
+  /** Flag table; `auto` (default) picks a vendor from the release (`.el8` → rhel8), else mainline. */
+  profile?: Profile;
+}
+
+/** Picks the profile a release belongs to (RHEL by `.elN`, SUSE by its flavours), else mainline. */
+export function profileForRelease(release: string | undefined): ResolvedProfile {
+  if (release) {
+    for (const id of ['rhel6', 'rhel7', 'rhel8', 'rhel9', 'suse'] as const) {
+      if (profileTable(id).release?.test(release)) return id;
+    }
+  }
+  return 'mainline';
+}
+
+/** How many position chars a kernel prints: one per bit it defines. */
+export function positionWidth(table: ProfileTable, version: KernelVersion | null): number {
+  if (table.width !== null) return table.width;
+  return mainlineBitsOf(table, version);
+}
+
+function mainlineBitsOf(table: ProfileTable, version: KernelVersion | null): number {
+  if (table.mainlineWidth !== null) return table.mainlineWidth;
+  let n = 0;
+  // Bits were added in order, so the count is the first bit the release lacks.
+  while (n < 32) {
+    const f = table.byBit.get(n);
+    if (!f || (version !== null && !atLeast(version, f.since))) break;
+    n++;
+  }
+  return n;
+}
+
+/** Whether a bit is printed (defined) by this kernel. */
+function definedBy(table: ProfileTable, version: KernelVersion | null, bit: number): boolean {
+  const f = table.byBit.get(bit);
+  if (!f) return false;
+  if (bit < mainlineBitsOf(table, version)) return true;
+  if (table.width === null) return false;
+  // Vendor bits beyond the mainline ones: printed when the vendor defines them.
+  return bit >= mainlineBitsOf(table, version) && (version === null || atLeast(version, f.since));
+}
+
+/**
+ * Formats a taint value exactly as the given kernel prints it in an oops header
+ * (`Tainted: G        W  O       `) or, with `verbose`, in the 6.11+ line
+ * (`Tainted: [W]=WARN, [O]=OOT_MODULE`). `Not tainted` for 0. Bits the kernel
+ * does not define are not printed. Pure: works on every platform.
+ *
+ * @example
+ * formatTaint(4097, { kernel: '6.1.0' })                   // 'Tainted: P           O      '
+ * formatTaint(4097, { kernel: '6.12.0', verbose: true })   // 'Tainted: [P]=PROPRIETARY_MODULE, [O]=OOT_MODULE'
+ */
+export function formatTaint(value: number | bigint | string, opts: FormatOptions = {}): string {
+  const v = toTaintValue(value);
+  let version: KernelVersion | null = null;
+  if (opts.kernel !== undefined) {
+    if (typeof opts.kernel !== 'string') throw invalidArg('kernel must be a release string such as "6.12.0"');
+    version = parseKernelVersion(opts.kernel);
+    if (!version) throw invalidArg(`not a kernel release: ${JSON.stringify(opts.kernel)}`);
+  }
+  const profile = opts.profile === undefined || opts.profile === 'auto' ? profileForRelease(opts.kernel) : opts.profile;
+  const table = profileTable(profile);
+  const width = positionWidth(table, version);
+  let mask = 0;
+  for (let bit = 0; bit < 32; bit++) if (definedBy(table, version, bit)) mask |= 1 << bit;
+  const shown = (v & mask) >>> 0;
+  if (shown === 0) return 'Not tainted';
+
+  if (opts.verbose) {
+    if (version !== null && !atLeast(version, VERBOSE_SINCE)) {
+      throw new KernelTaintError(
+        'ERR_KERNEL_TAINT_NO_VERBOSE',
+        `kernel ${opts.kernel} predates the verbose taint line (added in 6.11)`,
+      );
+    }
+    const parts: string[] = [];
+    for (let bit = 0; bit < 32; bit++) {
+      if (((shown >>> bit) & 1) === 1) {
+        const f = table.byBit.get(bit);
+        if (f) parts.push(`[${f.letter}]=${f.name}`);
+      }
+    }
+    const line = `Tainted: ${parts.join(', ')}`;
+    if (version !== null && !atLeast(version, VERBOSE_WHOLE_SINCE)) {
+      return line.slice(0, mainlineBitsOf(table, version) * BYTES_PER_FLAG - 1);
+    }
+    return line;
+  }
+
+  let s = 'Tainted: ';
+  for (let bit = 0; bit < width; bit++) {
+    const f = table.byBit.get(bit);
+    if (!f || !definedBy(table, version, bit)) s += table.pad ?? ' ';
+    else s += ((shown >>> bit) & 1) === 1 ? f.letter : f.clear;
+  }
+  return s;
+}

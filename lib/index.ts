@@ -1,0 +1,37 @@
+/**
+ * kernel-taint: read, decode, format, parse and watch Linux kernel taint.
+ * @packageDocumentation
+ */
+export { isSupported, unsupportedReason } from './binding.js';
+export { decodeTaint, resolveFlag } from './decode.js';
+export {
+  KernelTaintError,
+  type KernelTaintErrorCode,
+  type SystemError,
+  TaintValueError,
+  UnsupportedError,
+} from './errors.js';
+export { MAINLINE_FLAG_COUNT, PROFILE_IDS, TAINT_FLAGS } from './flags.js';
+export { type FormatOptions, formatTaint, profileForRelease } from './format.js';
+export { type KernelVersion, parseKernelVersion } from './kernel-version.js';
+export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
+export {
+  closeReaders,
+  detectProfile,
+  type ReadOptions,
+  type ReadTaintOptions,
+  type ReadTaintState,
+  readTaint,
+  readTaintValue,
+  TAINT_PATH,
+} from './read.js';
+export type {
+  FlagSelector,
+  Profile,
+  ResolvedProfile,
+  TaintCategory,
+  TaintFlag,
+  TaintFlagInfo,
+  TaintState,
+  TaintStateJSON,
+} from './types.js';

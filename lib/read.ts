@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { type NativeSysError, native } from './binding.js';
+import { stateOf } from './decode.js';
+import { invalidArg, systemError, TaintValueError } from './errors.js';
+import { profileTable } from './flags.js';
+import { profileForRelease } from './format.js';
+import type { Profile, ResolvedProfile, TaintState } from './types.js';
+
+/** The sysctl every reader uses unless told otherwise. */
+export const TAINT_PATH = '/proc/sys/kernel/tainted';
+/** Peios exposes the letters of the set bits here. */
+export const TAINTED_CHARS_PATH = '/proc/sys/kernel/tainted_chars';
+
+export interface ReadOptions {
+  /** File to read instead of /proc/sys/kernel/tainted (tests, containers with a bind-mounted /proc). */
+  path?: string;
+}
+
+// Handles of kept descriptors by path. The default path stays open for the
+// life of the environment; other paths are kept too, up to a bound, so that a
+// program that reads many temp files does not run out of descriptors.
+const MAX_KEPT = 16;
+const handles = new Map<string, number>();
+
+function toError(e: NativeSysError): Error {
+  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
+  if (e.reason === 'invalid') {
+    return new TaintValueError(`${e.path} does not hold a decimal taint value: ${JSON.stringify(e.content)}`, {
+      path: e.path,
+      content: e.content,
+    });
+  }
+  if (e.reason === 'range') {
+    return new TaintValueError(`${e.path} holds a value that does not fit in 32 bits: ${JSON.stringify(e.content)}`, {
+      path: e.path,
+      content: e.content,
+    });
+  }
+  return systemError(e.errno, e.syscall, e.path);
+}
+
+function handleFor(path: string): number {
+  const h = handles.get(path);
+  if (h !== undefined) return h;
+  const r = native().openReader(path);
+  if (typeof r !== 'number') throw toError(r);
+  if (handles.size >= MAX_KEPT) {
+    for (const [p, old] of handles) {
+      if (p === TAINT_PATH) continue;
+      native().closeReader(old);
+      handles.delete(p);
+      break;
+    }
+  }
+  handles.set(path, r);
+  return r;
+}
+
+/**
+ * Reads the raw taint value: one `pread` on a descriptor kept open, no string
+ * allocation. Throws a Node-style system error (`code`, `errno`, `syscall`,
+ * `path`) when the file cannot be read, a `TaintValueError`
+ * (`ERR_KERNEL_TAINT_INVALID_VALUE`) when it holds no taint value, and
+ * `ERR_KERNEL_TAINT_UNSUPPORTED` off Linux.
+ *
+ * @example
+ * readTaintValue() // 0 on a clean kernel
+ */
+export function readTaintValue(opts?: ReadOptions): number {
+  const path = opts?.path ?? TAINT_PATH;
+  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
+  const h = handleFor(path);
+  const v = native().readValue(h);
+  if (typeof v === 'number') return v;
+  // A descriptor can go stale (the file was replaced or removed): drop it so
+  // the next call opens the path again.
+  native().closeReader(h);
+  handles.delete(path);
+  throw toError(v);
+}
+
+/** Closes every kept descriptor (they reopen on the next read). */
+export function closeReaders(): void {
+  for (const h of handles.values()) native().closeReader(h);
+  handles.clear();
+}
+
+export interface ReadTaintOptions extends ReadOptions {
+  /** Flag table; `auto` (default) picks one from /proc/sys/kernel/osrelease and /etc/os-release. */
+  profile?: Profile;
+  /** Where Peios-style letters live (default /proc/sys/kernel/tainted_chars; tests point it elsewhere). */
+  charsPath?: string;
+}
+
+/** A read state: the decoded value plus what the kernel's own letters said, if it prints them. */
+export interface ReadTaintState extends TaintState {
+  /** Contents of tainted_chars when the kernel exposes it, else null. */
+  readonly kernelLetters: string | null;
+  /** The kernel's letters disagree with the decoded value (reported, never hidden). */
+  readonly lettersMismatch: boolean;
+}
+
+function readSmall(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+let autoProfile: ResolvedProfile | undefined;
+/** The profile of the running system: RHEL/SUSE from the kernel release or /etc/os-release, Peios from its sysctl. */
+export function detectProfile(): ResolvedProfile {
+  if (autoProfile) return autoProfile;
+  const release = readSmall('/proc/sys/kernel/osrelease')?.trim();
+  let p = profileForRelease(release);
+  if (p === 'mainline') {
+    const os = readSmall('/etc/os-release') ?? '';
+    const id = /^ID(?:_LIKE)?=.*$/gm;
+    const ids = (os.match(id) ?? []).join(' ').toLowerCase();
+    if (/peios/.test(ids)) p = 'peios';
+    else if (/suse|sles/.test(ids)) p = 'suse';
+    else if (readSmall(TAINTED_CHARS_PATH) !== null) p = 'peios';
+  }
+  autoProfile = p;
+  return p;
+}
+
+/**
+ * Reads and decodes the taint value. Where the kernel exposes
+ * `/proc/sys/kernel/tainted_chars` (Peios) it is read too, and a disagreement
+ * is reported in `lettersMismatch` rather than hidden.
+ *
+ * @example
+ * const t = readTaint();
+ * if (t.tainted) console.log(`${t}`); // Tainted: [W]=WARN
+ */
+export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
+  const value = readTaintValue(opts);
+  const profile = opts.profile === undefined || opts.profile === 'auto' ? detectProfile() : opts.profile;
+  const state = stateOf(value, profileTable(profile));
+  const charsPath = opts.charsPath ?? (opts.path === undefined ? TAINTED_CHARS_PATH : undefined);
+  const chars = charsPath ? readSmall(charsPath) : null;
+  const kernelLetters = chars === null ? null : chars.trim();
+  const lettersMismatch = kernelLetters !== null && kernelLetters !== state.letters;
+  return withKernelLetters(state, kernelLetters, lettersMismatch);
+}
+
+function withKernelLetters(state: TaintState, kernelLetters: string | null, lettersMismatch: boolean): ReadTaintState {
+  const out = Object.create(state, {
+    kernelLetters: { value: kernelLetters, enumerable: true },
+    lettersMismatch: { value: lettersMismatch, enumerable: true },
+    toJSON: {
+      value: () => ({ ...state.toJSON(), kernelLetters, lettersMismatch }),
+    },
+  }) as ReadTaintState;
+  return Object.freeze(out);
+}

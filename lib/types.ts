@@ -1,0 +1,93 @@
+/** Vendor flag tables. `auto` picks one from the running system (reading) or from the text (parsing). */
+export type Profile = 'mainline' | 'rhel6' | 'rhel7' | 'rhel8' | 'rhel9' | 'suse' | 'peios' | 'auto';
+
+/** A concrete profile: what `auto` resolves to. */
+export type ResolvedProfile = Exclude<Profile, 'auto'>;
+
+/**
+ * What a flag says about the machine:
+ * - `hardware`: the hardware or firmware misbehaved or is outside its spec;
+ * - `stability`: the kernel hit a bug and its state may be inconsistent;
+ * - `integrity`: code the kernel community did not review is running;
+ * - `informational`: expected on some systems, worth knowing;
+ * - `unknown`: a bit this profile does not define (kept, never dropped).
+ */
+export type TaintCategory = 'hardware' | 'stability' | 'integrity' | 'informational' | 'unknown';
+
+/** One entry of the flag table. */
+export interface TaintFlagInfo {
+  /** Bit number in /proc/sys/kernel/tainted (0-31). */
+  readonly bit: number;
+  /** Char the kernel prints when the bit is set. */
+  readonly letter: string;
+  /** Char printed when the bit is clear (`G` for bit 0, else a space; RHEL pads unused bits with `-`). */
+  readonly clear: string;
+  /** Verbose name as in `Tainted: [O]=OOT_MODULE` (without `TAINT_`). */
+  readonly name: string;
+  /** Other accepted names (historical or descriptive), e.g. `UNSAFE_SMP`. */
+  readonly aliases: readonly string[];
+  /** Whether modules carry this flag (shown in `/sys/module/<m>/taint`). */
+  readonly module: boolean;
+  /** First kernel release that defines the bit. */
+  readonly since: string;
+  readonly category: Exclude<TaintCategory, 'unknown'>;
+  /** Plain English: what it means and what to do about it. */
+  readonly description: string;
+  /** Letters older kernels printed for the same bit (SUSE `N`/`U`). */
+  readonly legacyLetters?: readonly string[];
+  /** Profiles (vendors) that define this bit this way. */
+  readonly profiles: readonly ResolvedProfile[];
+  /** Set on profiles where the bit cannot be set on standard builds (Peios F, R, K). */
+  readonly unreachable?: boolean;
+}
+
+/** A set flag, as found in a value. Unknown bits have `known: false`. */
+export interface TaintFlag {
+  readonly bit: number;
+  readonly letter: string;
+  readonly name: string;
+  readonly description: string;
+  readonly category: TaintCategory;
+  readonly module: boolean;
+  readonly known: boolean;
+  readonly since: string | null;
+}
+
+/** What a flag can be named by: a bit number, a letter, a name (with or without `TAINT_`) or an alias. */
+export type FlagSelector = number | string;
+
+/** A decoded taint value. */
+export interface TaintState {
+  /** The raw value, unsigned 32-bit. */
+  readonly value: number;
+  readonly tainted: boolean;
+  /** Set flags in bit order, unknown bits included. */
+  readonly flags: readonly TaintFlag[];
+  /** Set bits the profile does not define. */
+  readonly unknownBits: readonly number[];
+  /** Letters the parser saw that the profile does not define (parsing only). */
+  readonly unknownLetters: readonly string[];
+  /** One char per set bit in bit order (`"PO"`), `?` for an unknown bit, `""` when clean. */
+  readonly letters: string;
+  /** Verbose names of the set flags, in bit order (`bit N` for unknown bits). */
+  readonly names: readonly string[];
+  /** The profile used to decode. */
+  readonly profile: ResolvedProfile;
+  /** Whether a flag is set: a bit, letter, name (with or without `TAINT_`) or alias. */
+  has(flag: FlagSelector): boolean;
+  /** `Not tainted` or `Tainted: [P]=PROPRIETARY_MODULE, [O]=OOT_MODULE`. */
+  toString(): string;
+  toJSON(): TaintStateJSON;
+}
+
+export interface TaintStateJSON {
+  value: number;
+  tainted: boolean;
+  letters: string;
+  names: string[];
+  unknownBits: number[];
+  unknownLetters: string[];
+  profile: ResolvedProfile;
+  flags: TaintFlag[];
+  [extra: string]: unknown;
+}

@@ -1,0 +1,101 @@
+// Module init. Everything the addon owns lives in one KernelTaintAddon per
+// Node environment (main thread, each Worker, each Electron context), so the
+// addon is context-aware and nothing is kept in statics that could outlive an
+// environment.
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "reader.h"
+#include "sys_error.h"
+
+namespace kt {
+
+class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
+ public:
+  KernelTaintAddon(Napi::Env /*env*/, Napi::Object exports) {
+    DefineAddon(exports, {
+                             InstanceMethod("openReader", &KernelTaintAddon::OpenReader),
+                             InstanceMethod("readValue", &KernelTaintAddon::ReadValue),
+                             InstanceMethod("closeReader", &KernelTaintAddon::CloseReader),
+                             InstanceMethod("parseText", &KernelTaintAddon::ParseText),
+                         });
+  }
+
+ private:
+  // openReader(path) -> handle (number) | {errno, syscall, path}
+  Napi::Value OpenReader(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "openReader: expected a path string").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto reader = std::make_unique<Reader>(info[0].As<Napi::String>().Utf8Value());
+    SysError err;
+    if (!reader->Open(&err)) return SysErrorToObject(env, err);
+    // Reuse a free slot so that handles stay small and the table does not grow
+    // with open/close cycles.
+    for (size_t i = 0; i < readers_.size(); ++i) {
+      if (!readers_[i]) {
+        readers_[i] = std::move(reader);
+        return Napi::Number::New(env, static_cast<double>(i));
+      }
+    }
+    readers_.push_back(std::move(reader));
+    return Napi::Number::New(env, static_cast<double>(readers_.size() - 1));
+  }
+
+  Reader* Lookup(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
+    int64_t h = info[0].As<Napi::Number>().Int64Value();
+    if (h < 0 || static_cast<size_t>(h) >= readers_.size()) return nullptr;
+    return readers_[static_cast<size_t>(h)].get();
+  }
+
+  // readValue(handle) -> number | {errno, syscall, path, reason?, content?}
+  // The hot path: no allocation on success.
+  Napi::Value ReadValue(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Reader* r = Lookup(info);
+    if (r == nullptr) {
+      Napi::TypeError::New(env, "readValue: unknown reader handle").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    uint32_t value = 0;
+    SysError err;
+    if (!r->Read(&value, &err)) return SysErrorToObject(env, err);
+    return Napi::Number::New(env, static_cast<double>(value));
+  }
+
+  Napi::Value CloseReader(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() >= 1 && info[0].IsNumber()) {
+      int64_t h = info[0].As<Napi::Number>().Int64Value();
+      if (h >= 0 && static_cast<size_t>(h) < readers_.size()) readers_[static_cast<size_t>(h)].reset();
+    }
+    return env.Undefined();
+  }
+
+  // parseText(string) -> number | {reason, content}: the native parser, exposed
+  // so tests can hold it to the same cases as the file path.
+  Napi::Value ParseText(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "parseText: expected a string").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string s = info[0].As<Napi::String>().Utf8Value();
+    uint32_t value = 0;
+    SysError err;
+    if (!ParseTaintText(s.data(), s.size(), &value, &err)) return SysErrorToObject(env, err);
+    return Napi::Number::New(env, static_cast<double>(value));
+  }
+
+  std::vector<std::unique_ptr<Reader>> readers_;
+};
+
+}  // namespace kt
+
+using KernelTaintAddon = kt::KernelTaintAddon;
+NODE_API_ADDON(KernelTaintAddon)

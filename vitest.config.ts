@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// Native addons crash under worker threads pools; keep vitest's forks pool
+// and create Workers explicitly in the tests that need them.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/lifecycle/**/*.test.ts'], testTimeout: 20_000 },
+      },
+      {
+        extends: true,
+        test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'], testTimeout: 900_000, hookTimeout: 900_000 },
+      },
+    ],
+  },
+});
