@@ -1,7 +1,8 @@
 import data from './flags.json' with { type: 'json' };
 import type { ResolvedProfile, TaintFlagInfo } from './types.js';
 
-type RawFlag = Omit<TaintFlagInfo, 'profiles' | 'unreachable'>;
+type RawFlag = Omit<TaintFlagInfo, 'profiles' | 'unreachableIn'>;
+type TableFlag = TaintFlagInfo & { readonly unreachable?: boolean };
 interface RawProfile {
   label: string;
   release?: string;
@@ -19,9 +20,9 @@ export interface ProfileTable {
   readonly id: ResolvedProfile;
   readonly label: string;
   /** Flags by bit (sparse). */
-  readonly byBit: ReadonlyMap<number, TaintFlagInfo>;
+  readonly byBit: ReadonlyMap<number, TableFlag>;
   /** Flags in bit order. */
-  readonly flags: readonly TaintFlagInfo[];
+  readonly flags: readonly TableFlag[];
   /** Set-letter → bit, legacy letters included. */
   readonly byLetter: ReadonlyMap<string, number>;
   /** Release pattern that identifies kernels of this vendor. */
@@ -51,11 +52,11 @@ function resolveRaw(id: ResolvedProfile): Required<Pick<RawProfile, 'remove' | '
 
 function buildProfile(id: ResolvedProfile): ProfileTable {
   const p = resolveRaw(id);
-  const byBit = new Map<number, TaintFlagInfo>();
+  const byBit = new Map<number, TableFlag>();
   for (const f of raw.mainline) {
-    if (!p.remove.includes(f.bit)) byBit.set(f.bit, { ...f, profiles: [] });
+    if (!p.remove.includes(f.bit)) byBit.set(f.bit, { ...f, profiles: [], unreachableIn: [] });
   }
-  for (const f of p.add) byBit.set(f.bit, { ...f, profiles: [] });
+  for (const f of p.add) byBit.set(f.bit, { ...f, profiles: [], unreachableIn: [] });
   for (const bit of p.unreachable) {
     const f = byBit.get(bit);
     if (f) byBit.set(bit, { ...f, unreachable: true });
@@ -90,17 +91,26 @@ export function profileTable(id: ResolvedProfile): ProfileTable {
 }
 
 function collectFlagInfos(): TaintFlagInfo[] {
-  const seen = new Map<string, TaintFlagInfo & { profiles: ResolvedProfile[] }>();
+  const seen = new Map<string, { info: TableFlag; profiles: ResolvedProfile[]; unreachableIn: ResolvedProfile[] }>();
   for (const id of PROFILE_IDS) {
     for (const f of profileTable(id).flags) {
       const key = `${f.bit}:${f.letter}:${f.name}`;
-      const prev = seen.get(key);
-      if (prev) prev.profiles.push(id);
-      else seen.set(key, { ...f, profiles: [id] });
+      const entry = seen.get(key) ?? { info: f, profiles: [], unreachableIn: [] };
+      entry.profiles.push(id);
+      if (f.unreachable) entry.unreachableIn.push(id);
+      seen.set(key, entry);
     }
   }
   return [...seen.values()]
-    .map((f) => Object.freeze({ ...f, aliases: Object.freeze([...f.aliases]), profiles: Object.freeze(f.profiles) }))
+    .map(({ info, profiles, unreachableIn }): TaintFlagInfo => {
+      const { unreachable: _unused, ...rest } = info;
+      return Object.freeze({
+        ...rest,
+        aliases: Object.freeze([...info.aliases]),
+        profiles: Object.freeze(profiles),
+        unreachableIn: Object.freeze(unreachableIn),
+      });
+    })
     .sort((a, b) => a.bit - b.bit || a.profiles[0].localeCompare(b.profiles[0]));
 }
 

@@ -37,8 +37,8 @@ export interface TaintFlagInfo {
   readonly legacyLetters?: readonly string[];
   /** Profiles (vendors) that define this bit this way. */
   readonly profiles: readonly ResolvedProfile[];
-  /** Set on profiles where the bit cannot be set on standard builds (Peios F, R, K). */
-  readonly unreachable?: boolean;
+  /** Profiles whose standard builds can never set this bit (Peios: F, R, K). */
+  readonly unreachableIn: readonly ResolvedProfile[];
 }
 
 /** A set flag, as found in a value. Unknown bits have `known: false`. */
