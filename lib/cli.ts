@@ -64,7 +64,14 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { command: 'report', positional: [], json: false, color: undefined, profile: undefined, path: undefined };
+  const a: Args = {
+    command: 'report',
+    positional: [],
+    json: false,
+    color: undefined,
+    profile: undefined,
+    path: undefined,
+  };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const s = argv[i];
@@ -96,25 +103,47 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const COLORS = { fail: '\x1b[31m', warn: '\x1b[33m', ok: '\x1b[32m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
+const COLORS = {
+  fail: '\x1b[31m',
+  warn: '\x1b[33m',
+  ok: '\x1b[32m',
+  dim: '\x1b[2m',
+  bold: '\x1b[1m',
+  reset: '\x1b[0m',
+};
 type Paint = (c: keyof typeof COLORS, s: string) => string;
 
-const CATEGORY_COLOR = { hardware: 'fail', stability: 'fail', integrity: 'warn', informational: 'dim', unknown: 'warn' } as const;
+const CATEGORY_COLOR = {
+  hardware: 'fail',
+  stability: 'fail',
+  integrity: 'warn',
+  informational: 'dim',
+  unknown: 'warn',
+} as const;
 
 function describe(state: TaintState, paint: Paint): string[] {
   if (!state.tainted) return [paint('ok', `Not tainted (value 0, profile ${state.profile})`)];
-  const lines = [paint('bold', `Tainted: value ${state.value}, letters ${state.letters || '-'} (profile ${state.profile})`)];
+  const lines = [
+    paint('bold', `Tainted: value ${state.value}, letters ${state.letters || '-'} (profile ${state.profile})`),
+  ];
   for (const f of state.flags) {
     lines.push(`  ${paint(CATEGORY_COLOR[f.category], `[${f.letter}] ${f.name}`)}  bit ${f.bit}, ${f.category}`);
     lines.push(`      ${f.description}`);
   }
-  for (const l of state.unknownLetters) lines.push(`  ${paint('warn', `[${l}] unknown letter`)}: not defined by profile ${state.profile}`);
+  for (const l of state.unknownLetters)
+    lines.push(`  ${paint('warn', `[${l}] unknown letter`)}: not defined by profile ${state.profile}`);
   return lines;
 }
 
 function reportLine(r: TaintReport): string {
   const where = [r.release && `kernel ${r.release}`, r.comm && `comm ${r.comm}`].filter(Boolean).join(', ');
-  const what = r.kind === 'modules' || r.kind === 'unloaded' ? r.modules.filter((m) => m.letters).map((m) => `${m.name}(${m.letters})`).join(' ') : `${r.state}`;
+  const what =
+    r.kind === 'modules' || r.kind === 'unloaded'
+      ? r.modules
+          .filter((m) => m.letters)
+          .map((m) => `${m.name}(${m.letters})`)
+          .join(' ')
+      : `${r.state}`;
   return `line ${r.line} ${r.kind}${where ? ` (${where})` : ''}: ${what || 'no tainting modules'}`;
 }
 
@@ -167,7 +196,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         if (args.json) io.out(JSON.stringify(state));
         else {
           io.out(describe(state, paint).join('\n'));
-          if (state.lettersMismatch) io.out(paint('warn', `Note: the kernel's own letters say '${state.kernelLetters}'`));
+          if (state.lettersMismatch)
+            io.out(paint('warn', `Note: the kernel's own letters say '${state.kernelLetters}'`));
         }
         return state.tainted ? 1 : 0;
       }

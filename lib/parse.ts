@@ -37,13 +37,13 @@ const UNLOADED_RE = /Unloaded tainted modules:(.*)$/;
 const RAW_RE = /Raw taint value as int\/string: (\d+)\//;
 const RELEASE_RE = /\(?\d+\.\d+[^\s)]*/;
 const COMM_RE = /Comm: (\S+)/;
-const MODULE_TOKEN_RE = /([\w-]+)\(([A-Za-z+\-]*)\)/g;
+const MODULE_TOKEN_RE = /([\w-]+)\(([A-Za-z+-]*)\)/g;
 
 function isFlagsToken(tok: string): boolean {
   if (tok.length === 0 || tok.length > 32 || !/^[A-Za-z-]+$/.test(tok)) return false;
   // A word (a release such as "syzkaller", a trailing "NONE") is not a flags token:
-  // the kernel prints each letter once, and lowercase letters only singly (RHEL).
-  if (/[a-z]{2}/.test(tok)) return false;
+  // the kernel prints each letter once, and lowercase (RHEL) letters at most two in a row.
+  if (/[a-z]{3}/.test(tok)) return false;
   const letters = tok.replace(/-/g, '');
   return new Set(letters).size === letters.length;
 }

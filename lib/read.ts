@@ -4,7 +4,7 @@ import { stateOf } from './decode.js';
 import { invalidArg, systemError, TaintValueError } from './errors.js';
 import { profileTable } from './flags.js';
 import { profileForRelease } from './format.js';
-import type { Profile, ResolvedProfile, TaintState } from './types.js';
+import type { FlagSelector, Profile, ResolvedProfile, TaintState } from './types.js';
 
 /** The sysctl every reader uses unless told otherwise. */
 export const TAINT_PATH = '/proc/sys/kernel/tainted';
@@ -150,6 +150,9 @@ function withKernelLetters(state: TaintState, kernelLetters: string | null, lett
   const out = Object.create(state, {
     kernelLetters: { value: kernelLetters, enumerable: true },
     lettersMismatch: { value: lettersMismatch, enumerable: true },
+    // The prototype's methods use private state: call them on the original.
+    has: { value: (flag: FlagSelector) => state.has(flag) },
+    toString: { value: () => state.toString() },
     toJSON: {
       value: () => ({ ...state.toJSON(), kernelLetters, lettersMismatch }),
     },

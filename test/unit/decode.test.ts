@@ -45,9 +45,14 @@ describe('decodeTaint', () => {
     expect(decodeTaint(2 ** 16, { profile: 'suse' }).names).toEqual(['EXTERNAL_SUPPORT']);
   });
 
-  it.each([-1, 1.5, 2 ** 32, Number.NaN, 2n ** 32n, -1n, 'abc', '', '-5', '0x123456789', ' 12 3'])('rejects %s', (v) => {
-    expect(() => decodeTaint(v as never)).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE' }));
-  });
+  it.each([-1, 1.5, 2 ** 32, Number.NaN, 2n ** 32n, -1n, 'abc', '', '-5', '0x123456789', ' 12 3'])(
+    'rejects %s',
+    (v) => {
+      expect(() => decodeTaint(v as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE' }),
+      );
+    },
+  );
 
   it('rejects values of the wrong type with a typed error', () => {
     expect(() => decodeTaint({} as never)).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }));
@@ -55,7 +60,17 @@ describe('decodeTaint', () => {
 
   it('has() takes bits, letters, names with or without TAINT_, and aliases', () => {
     const s = decodeTaint(4 | 512);
-    for (const sel of [2, 'S', 'CPU_OUT_OF_SPEC', 'TAINT_CPU_OUT_OF_SPEC', 'UNSAFE_SMP', 'taint_unsafe_smp', 'W', 'WARN', 9]) {
+    for (const sel of [
+      2,
+      'S',
+      'CPU_OUT_OF_SPEC',
+      'TAINT_CPU_OUT_OF_SPEC',
+      'UNSAFE_SMP',
+      'taint_unsafe_smp',
+      'W',
+      'WARN',
+      9,
+    ]) {
       expect(s.has(sel), String(sel)).toBe(true);
     }
     for (const sel of [0, 'P', 'OOT_MODULE', 'O', 31]) expect(s.has(sel), String(sel)).toBe(false);
@@ -101,7 +116,8 @@ describe('TAINT_FLAGS', () => {
   });
 
   it('carries the vendor variants of bits 27-31 and marks Peios unreachable bits', () => {
-    const at = (bit: number) => TAINT_FLAGS.filter((f) => f.bit === bit).map((f) => `${f.letter}:${f.profiles.join('+')}`);
+    const at = (bit: number) =>
+      TAINT_FLAGS.filter((f) => f.bit === bit).map((f) => `${f.letter}:${f.profiles.join('+')}`);
     expect(at(29)).toEqual(expect.arrayContaining(['T:rhel6+rhel7', 't:rhel8']));
     expect(at(31)).toEqual(expect.arrayContaining(['u:rhel9', 'n:suse']));
     const peios = TAINT_FLAGS.filter((f) => f.unreachableIn.includes('peios')).map((f) => f.letter);

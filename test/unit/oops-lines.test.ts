@@ -49,11 +49,15 @@ describe('oops lines from public crash reports', () => {
   });
 
   it('reads RHEL letters with the RHEL profile picked from the release', () => {
-    const rhel8 = parseTaint('CPU: 28 PID: 6388 Comm: kworker/28:2 Tainted: G        W        --------- -t - 4.18.0-173.el8.x86_64 #1');
+    const rhel8 = parseTaint(
+      'CPU: 28 PID: 6388 Comm: kworker/28:2 Tainted: G        W        --------- -t - 4.18.0-173.el8.x86_64 #1',
+    );
     expect(rhel8?.profile).toBe('rhel8');
     expect(rhel8?.names).toEqual(['WARN', 'TECH_PREVIEW']);
     expect(rhel8?.value).toBe(((1 << 9) | (1 << 29)) >>> 0);
-    const rhel6 = parseTaint('Pid: 2000, comm: echo Tainted: G           ---------------- T 2.6.32-131.0.15.el6.x86_64 #1');
+    const rhel6 = parseTaint(
+      'Pid: 2000, comm: echo Tainted: G           ---------------- T 2.6.32-131.0.15.el6.x86_64 #1',
+    );
     expect(rhel6?.profile).toBe('rhel6');
     expect(rhel6?.names).toEqual(['TECH_PREVIEW']);
     // The same letter on a mainline kernel is RANDSTRUCT (bit 17).

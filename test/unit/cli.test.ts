@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/reference.js';
+import { taintFile, tempDir } from '../helpers/tmp.js';
+
+const BIN = join(ROOT, 'bin/kernel-taint.cjs');
+
+function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    input: opts.input ?? '',
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env },
+    timeout: 15_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('kernel-taint CLI', () => {
+  it('reports this kernel and exits 0 when clean, 1 when tainted', () => {
+    const r = cli([]);
+    expect([0, 1]).toContain(r.code);
+    expect(r.out).toMatch(/^(Not tainted|Tainted: value \d+)/);
+  });
+
+  it('explains every set flag of a file, exit 1', () => {
+    const r = cli(['--path', taintFile('4609\n'), '--profile', 'mainline']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('Tainted: value 4609, letters PWO');
+    expect(r.out).toMatch(/\[W\] WARN {2}bit 9, stability\n {6}The kernel issued a warning/);
+    expect(r.out).not.toContain('\x1b[');
+  });
+
+  it('prints JSON', () => {
+    const r = cli(['--json', '--path', taintFile('0')]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ value: 0, tainted: false, letters: '' });
+  });
+
+  it('decodes a value, with --profile', () => {
+    expect(cli(['decode', '0']).code).toBe(0);
+    const r = cli(['decode', '0x20000000', '--profile', 'rhel8', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).names).toEqual(['TECH_PREVIEW']);
+  });
+
+  it('parses a log from stdin, oldest first, beside the current value', () => {
+    const log = [
+      '[ 10.0] CPU: 0 PID: 1 Comm: a Tainted: G           O       6.1.0 #1',
+      'noise',
+      '[ 20.0] CPU: 0 PID: 1 Comm: b Tainted: G        W  O       6.1.0 #1',
+    ].join('\n');
+    const r = cli(['parse', '--path', taintFile('0')], { input: log });
+    expect(r.code).toBe(1);
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toBe('line 1 header (kernel 6.1.0, comm a): Tainted: [O]=OOT_MODULE');
+    expect(lines[1]).toBe('line 3 header (kernel 6.1.0, comm b): Tainted: [W]=WARN, [O]=OOT_MODULE');
+    expect(lines[2]).toBe('Now: Not tainted');
+  });
+
+  it('parses a file argument', () => {
+    const f = join(tempDir(), 'dmesg.txt');
+    writeFileSync(f, 'x Not tainted 6.1.0 #1\n');
+    const r = cli(['parse', f, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).reports[0]).toMatchObject({ kind: 'header', release: '6.1.0' });
+  });
+
+  it('exits 2 with a message on errors and bad usage', () => {
+    expect(cli(['--path', '/nonexistent/x'])).toMatchObject({ code: 2, err: expect.stringContaining('ENOENT') });
+    expect(cli(['decode', 'banana'])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('ERR_KERNEL_TAINT_INVALID_VALUE'),
+    });
+    expect(cli(['--frobnicate'])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('unknown option --frobnicate'),
+    });
+    expect(cli(['--profile', 'windows'])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("unknown profile 'windows'"),
+    });
+    expect(cli(['decode'])).toMatchObject({ code: 2 });
+  });
+
+  it('has --help and --version', () => {
+    expect(cli(['--help'])).toMatchObject({ code: 0, out: expect.stringContaining('Usage:') });
+    const v = cli(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('uses colour only when asked or on a TTY, and honours NO_COLOR', async () => {
+    const { main } = await import('../../lib/cli.js');
+    const run = async (isTTY: boolean, env: NodeJS.ProcessEnv) => {
+      let out = '';
+      await main(['decode', '512'], {
+        out: (s) => {
+          out += s;
+        },
+        err: () => {},
+        isTTY,
+        env,
+        stdin: async () => '',
+      });
+      return out;
+    };
+    expect(await run(true, {})).toContain('\x1b[');
+    expect(await run(true, { NO_COLOR: '1' })).not.toContain('\x1b[');
+    expect(await run(false, {})).not.toContain('\x1b[');
+  });
+});
