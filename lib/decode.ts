@@ -187,9 +187,21 @@ class State implements TaintState {
   }
 }
 
+// States are immutable, so the few values a machine ever has are decoded once.
+const STATE_CACHE_MAX = 256;
+const stateCache = new Map<string, TaintState>();
+
 /** Builds a state from an already validated value. Internal: no checks. */
 export function stateOf(value: number, table: ProfileTable, unknownLetters: readonly string[] = []): TaintState {
-  return new State(value >>> 0, table, unknownLetters);
+  if (unknownLetters.length > 0) return new State(value >>> 0, table, unknownLetters);
+  const key = `${table.id}:${value >>> 0}`;
+  let s = stateCache.get(key);
+  if (!s) {
+    if (stateCache.size >= STATE_CACHE_MAX) stateCache.clear();
+    s = new State(value >>> 0, table, unknownLetters);
+    stateCache.set(key, s);
+  }
+  return s;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { type NativeSysError, native } from './binding.js';
 import { stateOf } from './decode.js';
 import { invalidArg, systemError, TaintValueError } from './errors.js';
@@ -69,8 +69,9 @@ function handleFor(path: string): number {
 export function readTaintValue(opts?: ReadOptions): number {
   const path = opts?.path ?? TAINT_PATH;
   if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
+  const b = native();
   const h = handleFor(path);
-  const v = native().readValue(h);
+  const v = b.readValue(h);
   if (typeof v === 'number') return v;
   // A descriptor can go stale (the file was replaced or removed): drop it so
   // the next call opens the path again.
@@ -108,6 +109,14 @@ function readSmall(path: string): string | null {
   }
 }
 
+// Sysctls do not appear at run time: look for tainted_chars once, not on
+// every read (a failed open costs more than the whole read).
+let taintedChars: boolean | undefined;
+function hasTaintedChars(): boolean {
+  taintedChars ??= existsSync(TAINTED_CHARS_PATH);
+  return taintedChars;
+}
+
 let autoProfile: ResolvedProfile | undefined;
 /** The profile of the running system: RHEL/SUSE from the kernel release or /etc/os-release, Peios from its sysctl. */
 export function detectProfile(): ResolvedProfile {
@@ -139,14 +148,29 @@ export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
   const value = readTaintValue(opts);
   const profile = opts.profile === undefined || opts.profile === 'auto' ? detectProfile() : opts.profile;
   const state = stateOf(value, profileTable(profile));
-  const charsPath = opts.charsPath ?? (opts.path === undefined ? TAINTED_CHARS_PATH : undefined);
+  const charsPath = opts.charsPath ?? (opts.path === undefined && hasTaintedChars() ? TAINTED_CHARS_PATH : undefined);
   const chars = charsPath ? readSmall(charsPath) : null;
   const kernelLetters = chars === null ? null : chars.trim();
   const lettersMismatch = kernelLetters !== null && kernelLetters !== state.letters;
   return withKernelLetters(state, kernelLetters, lettersMismatch);
 }
 
+// The common case (no tainted_chars) wraps each state once.
+const plainWrappers = new WeakMap<TaintState, ReadTaintState>();
+
 function withKernelLetters(state: TaintState, kernelLetters: string | null, lettersMismatch: boolean): ReadTaintState {
+  if (kernelLetters === null) {
+    let w = plainWrappers.get(state);
+    if (!w) {
+      w = wrap(state, null, false);
+      plainWrappers.set(state, w);
+    }
+    return w;
+  }
+  return wrap(state, kernelLetters, lettersMismatch);
+}
+
+function wrap(state: TaintState, kernelLetters: string | null, lettersMismatch: boolean): ReadTaintState {
   const out = Object.create(state, {
     kernelLetters: { value: kernelLetters, enumerable: true },
     lettersMismatch: { value: lettersMismatch, enumerable: true },

@@ -111,3 +111,11 @@ describe('kernel-taint CLI', () => {
     expect(await run(false, {})).not.toContain('\x1b[');
   });
 });
+
+describe('README', () => {
+  it('has the flag table generated from lib/flags.json', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/readme-flags.mjs'), '--check'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
