@@ -50,7 +50,8 @@ function load(): NativeBinding | null {
     const req = createRequire(join(packageRoot(), 'package.json'));
     const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
     const b = nodeGypBuild(packageRoot()) as Partial<NativeBinding>;
-    if (typeof b.readValue !== 'function') throw new Error('the loaded binary has no reader (built for another platform?)');
+    if (typeof b.readValue !== 'function')
+      throw new Error('the loaded binary has no reader (built for another platform?)');
     loaded = b as NativeBinding;
   } catch (cause) {
     loadError = new UnsupportedError(
