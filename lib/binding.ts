@@ -3,6 +3,7 @@
 // kept and reported by every call that needs the addon.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from './errors.js';
 
 /** What a failed system call looks like when it comes back from the addon. */
@@ -24,14 +25,75 @@ export interface NativeBinding {
   closeReader(handle: number): void;
   /** The native parser, for tests. */
   parseText(text: string): number | NativeSysError;
+
+  /**
+   * Registers a watch on the environment's watch thread (started by the first
+   * watch, stopped and joined by the last `watchRemove`). Opens `path`, arms the
+   * requested triggers and reads the initial value synchronously. `callback`
+   * runs on the JS thread only when the value (or the error) changed, at most
+   * once per change burst: `(trigger, value | error)`. Throws `TypeError` on bad
+   * arguments; returns the error of the open or initial read.
+   */
+  watchAdd(options: NativeWatchOptions, callback: NativeWatchCallback): NativeWatchAdded | NativeSysError;
+  /** Unregisters a watch; no callback for it runs afterwards. Returns whether it existed. */
+  watchRemove(id: number): boolean;
+  /** Counted: the watch thread keeps the event loop alive while the count is above zero. */
+  watchRef(): void;
+  watchUnref(): void;
+  /** Cumulative counters of this environment's watch thread (benchmarks, leak tests). */
+  watchStats(): NativeWatchStats;
 }
 
-declare const __dirname: string | undefined;
+/** Names of the native watch triggers. */
+export type NativeTrigger = 'inotify' | 'uevent' | 'kmsg' | 'counter' | 'poll';
+
+export interface NativeWatchOptions {
+  path: string;
+  triggers: readonly NativeTrigger[];
+  /** Poll/counter-check interval in ms; 0 disables the timer. */
+  interval: number;
+  /** Counter files to check (default /sys/kernel/warn_count and oops_count); tests point it at temp files. */
+  counterPaths?: readonly string[];
+}
+
+export type NativeWatchCallback = (trigger: NativeTrigger, result: number | NativeSysError) => void;
+
+export interface NativeWatchAdded {
+  id: number;
+  /** The initial value. */
+  value: number;
+  /** The triggers actually armed (kmsg is skipped when unreadable, counters when absent...). */
+  triggers: NativeTrigger[];
+}
+
+export interface NativeWatchStats {
+  running: boolean;
+  watches: number;
+  refs: number;
+  threadsStarted: number;
+  /** epoll_wait returns. */
+  wakeups: number;
+  wakeupsBySource: { inotify: number; uevent: number; kmsg: number; timer: number; control: number };
+  /** preads of watched files. */
+  reads: number;
+  counterReads: number;
+  counterChanges: number;
+  /** Callbacks called. */
+  deliveries: number;
+  /** Thread-safe-function calls that reached the JS thread. */
+  jsCalls: number;
+  ueventMessages: number;
+  ueventModuleAdds: number;
+  kmsgRecords: number;
+  kmsgMatches: number;
+  kmsgOverruns: number;
+}
 
 function packageRoot(): string {
-  // dist/index.{cjs,mjs} → package root; under vitest, lib/ → package root.
-  const here = typeof __dirname === 'string' ? __dirname : dirname(new URL(import.meta.url).pathname);
-  return join(here, '..');
+  // dist/*.{cjs,mjs} → package root; under vitest, lib/ → package root. The
+  // CJS build rewrites import.meta.url from __filename, so this file never
+  // reads a global __dirname (which is '.' under `node -e`).
+  return join(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
 let loaded: NativeBinding | null | undefined;

@@ -14,6 +14,7 @@ export {
 export { MAINLINE_FLAG_COUNT, PROFILE_IDS, TAINT_FLAGS } from './flags.js';
 export { type FormatOptions, formatTaint, profileForRelease } from './format.js';
 export { type KernelVersion, parseKernelVersion } from './kernel-version.js';
+export { type ChangeModules, type ModuleTaint, type ReadModuleTaintsOptions, readModuleTaints } from './modules.js';
 export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
 export {
   closeReaders,
@@ -35,3 +36,14 @@ export type {
   TaintState,
   TaintStateJSON,
 } from './types.js';
+export {
+  type ChangeTrigger,
+  DEFAULT_WATCH_INTERVAL,
+  type TaintChange,
+  TaintWatcher,
+  type TaintWatcherEvents,
+  WATCH_TRIGGERS,
+  type WatchTaintOptions,
+  type WatchTrigger,
+  watchTaint,
+} from './watch.js';

@@ -9,17 +9,23 @@
 
 #include "reader.h"
 #include "sys_error.h"
+#include "watch_loop.h"
 
 namespace kt {
 
 class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
  public:
-  KernelTaintAddon(Napi::Env /*env*/, Napi::Object exports) {
+  KernelTaintAddon(Napi::Env env, Napi::Object exports) : watch_(env) {
     DefineAddon(exports, {
                              InstanceMethod("openReader", &KernelTaintAddon::OpenReader),
                              InstanceMethod("readValue", &KernelTaintAddon::ReadValue),
                              InstanceMethod("closeReader", &KernelTaintAddon::CloseReader),
                              InstanceMethod("parseText", &KernelTaintAddon::ParseText),
+                             InstanceMethod("watchAdd", &KernelTaintAddon::WatchAdd),
+                             InstanceMethod("watchRemove", &KernelTaintAddon::WatchRemove),
+                             InstanceMethod("watchRef", &KernelTaintAddon::WatchRef),
+                             InstanceMethod("watchUnref", &KernelTaintAddon::WatchUnref),
+                             InstanceMethod("watchStats", &KernelTaintAddon::WatchStats),
                          });
   }
 
@@ -92,7 +98,17 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
     return Napi::Number::New(env, static_cast<double>(value));
   }
 
+  // The watch thread of this environment (native/watch_loop.h). Destroyed with
+  // the addon instance, which stops and joins the thread if the environment's
+  // cleanup hook has not already done so.
+  Napi::Value WatchAdd(const Napi::CallbackInfo& info) { return watch_.Add(info); }
+  Napi::Value WatchRemove(const Napi::CallbackInfo& info) { return watch_.Remove(info); }
+  Napi::Value WatchRef(const Napi::CallbackInfo& info) { return watch_.Ref(info); }
+  Napi::Value WatchUnref(const Napi::CallbackInfo& info) { return watch_.Unref(info); }
+  Napi::Value WatchStats(const Napi::CallbackInfo& info) { return watch_.Stats(info); }
+
   std::vector<std::unique_ptr<Reader>> readers_;
+  WatchLoop watch_;
 };
 
 }  // namespace kt

@@ -18,10 +18,17 @@ LD_PRELOAD="$libasan:$libubsan" \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   node test/native/exercise.cjs "$asan_bin"
+LD_PRELOAD="$libasan:$libubsan" \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  node test/native/exercise-watch.cjs "$asan_bin"
 
 echo "== exercise under valgrind"
 [[ -f build/Release/kernel_taint.node ]] || npx cmake-js compile --out build >/dev/null
 valgrind --error-exitcode=99 --errors-for-leak-kinds=definite --leak-check=full \
   --show-leak-kinds=definite --suppressions=test/native/node.supp --quiet \
   node test/native/exercise.cjs build/Release/kernel_taint.node
+valgrind --error-exitcode=99 --errors-for-leak-kinds=definite --leak-check=full \
+  --show-leak-kinds=definite --suppressions=test/native/node.supp --quiet \
+  node test/native/exercise-watch.cjs build/Release/kernel_taint.node
 echo "native tests: ASan/UBSan and valgrind clean"

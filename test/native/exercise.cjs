@@ -61,10 +61,6 @@ try {
     for (let i = 0; i < 10000; i++) assert.equal(typeof addon.readValue(k), 'number');
     checks++;
   }
-  if (typeof addon.exerciseWatch === 'function') checks += addon.exerciseWatch(dir) ? 1 : 0;
-  if (fs.existsSync(path.join(__dirname, 'exercise-watch.cjs'))) {
-    checks += require('./exercise-watch.cjs')(addon, dir);
-  }
   console.log(`native exercise: ${checks} checks passed`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 // Import must never throw: in a Worker, in a child that must exit by itself,
 // off Linux, and without a usable binary.
 import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -71,17 +73,25 @@ describe('loading', () => {
   });
 
   it('without a usable binary: import works and the error keeps the loader reason as cause', () => {
-    const r = runChild(
-      `const k = require(${JSON.stringify(CJS)});
-       let err; try { k.readTaint(); } catch (e) { err = e; }
-       console.log(JSON.stringify({ s: k.isSupported(), code: err.code, msg: err.message, cause: String(err.cause && err.cause.message) }));`,
-      { PREBUILDS_ONLY: '1' },
-    );
-    expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.s).toBe(false);
-    expect(out.code).toBe('ERR_KERNEL_TAINT_UNSUPPORTED');
-    expect(out.msg).toMatch(/could not be loaded/);
-    expect(out.cause).toMatch(/No native build was found/);
+    // A copy of the package with no build/ and no prebuilds/, as after an
+    // install whose compile failed.
+    const dir = mkdtempSync(join(tmpdir(), 'kernel-taint-nobin-'));
+    try {
+      cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+      cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      cpSync(join(ROOT, 'node_modules/node-gyp-build'), join(dir, 'node_modules/node-gyp-build'), { recursive: true });
+      const r = runChild(
+        `const k = require(${JSON.stringify(join(dir, 'dist/index.cjs'))});
+         let err; try { k.readTaint(); } catch (e) { err = e; }
+         console.log(JSON.stringify({ s: k.isSupported(), code: err.code, msg: err.message, cause: String(err.cause && err.cause.message), d: k.decodeTaint(1).letters }));`,
+      );
+      expect(r.status).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out).toMatchObject({ s: false, code: 'ERR_KERNEL_TAINT_UNSUPPORTED', d: 'P' });
+      expect(out.msg).toMatch(/could not be loaded/);
+      expect(out.cause).toMatch(/No native build was found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

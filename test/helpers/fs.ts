@@ -1,0 +1,51 @@
+// Temp taint files for watcher tests. Values are written in place with one
+// pwrite of a fixed width ("0000000512\n"): writeFileSync would truncate first,
+// and a watcher woken between the truncate and the write reads an empty file.
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function tempDir(prefix = 'kt-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function encodeValue(value: number): string {
+  return `${String(value >>> 0).padStart(10, '0')}\n`;
+}
+
+/** Writes value in place (one pwrite at offset 0, fixed width). Creates the file if needed. */
+export function writeValue(path: string, value: number): void {
+  const fd = openSync(path, 'a+');
+  closeSync(fd);
+  const w = openSync(path, 'r+');
+  try {
+    writeSync(w, encodeValue(value), 0);
+  } finally {
+    closeSync(w);
+  }
+}
+
+/** Counts this process's open descriptors. */
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Threads of this process with the given name (comm). */
+export function threadsNamed(name: string): number {
+  let n = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === name) n++;
+    } catch {
+      // the thread exited while we looked
+    }
+  }
+  return n;
+}
+
+export function threadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+export const WATCH_THREAD = 'kernel-taint';
