@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsdown';
 
 export default defineConfig({
-  entry: { index: 'lib/index.ts', cli: 'lib/cli.ts' },
+  entry: { index: 'lib/index.ts', cli: 'lib/cli.ts', panel: 'lib/integrations/panel/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   platform: 'node',

@@ -9,11 +9,25 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/lifecycle/**/*.test.ts'], testTimeout: 20_000 },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/lifecycle/**/*.test.ts', 'test/integrations/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
       },
       {
         extends: true,
         test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'], testTimeout: 900_000, hookTimeout: 900_000 },
+      },
+      {
+        // npm pack + install into a fresh project, prebuilds under qemu: minutes, not seconds.
+        extends: true,
+        test: {
+          name: 'packaging',
+          include: ['test/packaging/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
       },
     ],
   },

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeTaint } from './decode.js';
 import { PROFILE_IDS } from './flags.js';
+import { FLAG_OPTIONS, runCheck, runServe, runWatch, SUBCOMMAND_OPTIONS } from './integrations/commands.js';
 import { parseTaintLog, type TaintReport } from './parse.js';
 import { readTaint } from './read.js';
 import type { Profile, TaintState } from './types.js';
@@ -22,6 +23,15 @@ Usage:
   kernel-taint decode <value> [--json] [--profile P]  explain a taint value (decimal or 0x hex)
   kernel-taint parse [FILE] [--json] [--profile P]    find taint in a log (stdin when no FILE),
                                                       e.g. dmesg | kernel-taint parse
+  kernel-taint watch [--json] [--exec CMD]            stream changes until Ctrl-C; --exec runs CMD
+        [--interval MS] [--filter W,D,...]            (sh -c) per change, JSON on its stdin
+        [--ignore-initial] [--journal FILE [--journal-mode M]]
+  kernel-taint check [--policy FILE] [--baseline FILE] [--fail-on warn|fail] [--json]
+                                                      CI gate: exit 0 pass/warn, 1 fail, 2 error;
+                                                      --baseline ignores bits set at the first check
+                                                      of this boot
+  kernel-taint serve [--port 9523] [--host 127.0.0.1] [--policy FILE] [--journal FILE]
+                                                      panel at /, /health, /metrics, /events
 Options:
   --json         machine-readable output
   --profile P    flag table: ${PROFILE_IDS.join(', ')}, auto (default)
@@ -29,8 +39,10 @@ Options:
   --no-color     plain output (also NO_COLOR=1); colour is used only on a terminal
   -h, --help     this help
   -v, --version  the version
+  --journal-mode enabled (default), success-only, failure-only (both as enabled), disabled;
+                 also KERNEL_TAINT_JOURNAL
 
-Exit status: 0 not tainted, 1 tainted, 2 error.`;
+Exit status: 0 not tainted, 1 tainted, 2 error (check: 0 pass, 1 fail, 2 error).`;
 
 interface Io {
   out: (s: string) => void;
@@ -38,6 +50,8 @@ interface Io {
   isTTY: boolean;
   env: NodeJS.ProcessEnv;
   stdin: () => Promise<string>;
+  /** Stops `watch` and `serve` (default: SIGINT/SIGTERM). */
+  signal?: AbortSignal;
 }
 
 const defaultIo = (): Io => ({
@@ -55,13 +69,17 @@ const defaultIo = (): Io => ({
 class UsageError extends Error {}
 
 interface Args {
-  command: 'report' | 'decode' | 'parse' | 'help' | 'version';
+  command: 'report' | 'decode' | 'parse' | 'watch' | 'check' | 'serve' | 'help' | 'version';
   positional: string[];
   json: boolean;
   color: boolean | undefined;
   profile: Profile | undefined;
   path: string | undefined;
+  /** Options of watch/check/serve, by name without dashes. */
+  options: Map<string, string>;
 }
+
+const SUB_OPTIONS = new Set(Object.values(SUBCOMMAND_OPTIONS).flat());
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
@@ -71,6 +89,7 @@ function parseArgs(argv: string[]): Args {
     color: undefined,
     profile: undefined,
     path: undefined,
+    options: new Map(),
   };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -90,14 +109,26 @@ function parseArgs(argv: string[]): Args {
       if (p !== 'auto' && !PROFILE_IDS.includes(p as never)) throw new UsageError(`unknown profile '${p}'`);
       a.profile = p as Profile;
     } else if (s === '--path' || s.startsWith('--path=')) a.path = value();
-    else if (s.startsWith('-') && s !== '-') throw new UsageError(`unknown option ${s}`);
+    else if (s.startsWith('--') && SUB_OPTIONS.has(s.slice(2).split('=')[0])) {
+      const name = s.slice(2).split('=')[0];
+      a.options.set(name, FLAG_OPTIONS.includes(name) ? '' : value());
+    } else if (s.startsWith('-') && s !== '-') throw new UsageError(`unknown option ${s}`);
     else rest.push(s);
   }
   if (a.command === 'help' || a.command === 'version') return a;
   if (rest[0] === 'decode' || rest[0] === 'parse') {
     a.command = rest[0];
     a.positional = rest.slice(1);
+  } else if (rest[0] === 'watch' || rest[0] === 'check' || rest[0] === 'serve') {
+    a.command = rest[0];
+    if (rest.length > 1) throw new UsageError(`${rest[0]} takes no arguments, got '${rest[1]}'`);
   } else if (rest.length > 0) throw new UsageError(`unknown command '${rest[0]}'`);
+  for (const name of a.options.keys()) {
+    const cmd = a.command as keyof typeof SUBCOMMAND_OPTIONS;
+    if (!(SUBCOMMAND_OPTIONS[cmd] ?? []).includes(name)) {
+      throw new UsageError(`--${name} is not an option of ${a.command === 'report' ? 'the report' : a.command}`);
+    }
+  }
   if (a.command === 'decode' && a.positional.length !== 1) throw new UsageError('decode takes one value');
   if (a.command === 'parse' && a.positional.length > 1) throw new UsageError('parse takes at most one file');
   return a;
@@ -170,6 +201,15 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         const state = decodeTaint(args.positional[0], { profile: args.profile });
         io.out(args.json ? JSON.stringify(state) : describe(state, paint).join('\n'));
         return state.tainted ? 1 : 0;
+      }
+      case 'watch':
+      case 'check':
+      case 'serve': {
+        const run = { watch: runWatch, check: runCheck, serve: runServe }[args.command];
+        return await run(
+          { json: args.json, path: args.path, profile: args.profile, options: args.options },
+          { out: io.out, err: io.err, env: io.env, ...(io.signal ? { signal: io.signal } : {}) },
+        );
       }
       case 'parse': {
         const file = args.positional[0];

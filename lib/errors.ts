@@ -7,7 +7,12 @@ export type KernelTaintErrorCode =
   | 'ERR_KERNEL_TAINT_INVALID_ARG'
   | 'ERR_KERNEL_TAINT_UNKNOWN_FLAG'
   | 'ERR_KERNEL_TAINT_NO_VERBOSE'
-  | 'ERR_KERNEL_TAINT_CLOSED';
+  | 'ERR_KERNEL_TAINT_CLOSED'
+  | 'ERR_KERNEL_TAINT_INVALID_POLICY'
+  | 'ERR_KERNEL_TAINT_UNHEALTHY'
+  | 'ERR_KERNEL_TAINT_MISSING_PEER'
+  | 'ERR_KERNEL_TAINT_JOURNAL_LOCKED'
+  | 'ERR_KERNEL_TAINT_JOURNAL_CORRUPT';
 
 /** Base class of every error this package throws itself; `code` is stable. */
 export class KernelTaintError extends Error {

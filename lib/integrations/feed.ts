@@ -1,0 +1,179 @@
+// Turns a source (watcher) into what the panel renders: snapshots with
+// classified flags and modules, and a bounded history of changes. Used by
+// `kernel-taint serve` and by Electron main processes that feed the panel
+// over IPC.
+import { EventEmitter } from 'node:events';
+import { readModuleTaints } from '../modules.js';
+import type { Profile, TaintState } from '../types.js';
+import { readBootId } from './boot.js';
+import { createHealthCheck, type HealthCheckOptions, type TaintHealthCheck } from './health.js';
+import type { PanelChange, PanelModule, PanelSnapshot } from './panel/types.js';
+import type { ModuleLetters, TaintPolicy } from './policy.js';
+import { changeTime, type SourceChange, type TaintSource } from './source.js';
+
+/** Options of `createTaintPanelFeed`. */
+export interface PanelFeedOptions {
+  /** The watcher (or any source) to follow. */
+  source: TaintSource;
+  policy?: TaintPolicy;
+  /** See `HealthCheckOptions`. */
+  baselineFile?: string;
+  bootIdPath?: string;
+  profile?: Profile;
+  /** Where the module list comes from (default `readModuleTaints`). */
+  readModules?: () => readonly ModuleLetters[];
+  /** History entries kept (default 100). */
+  historySize?: number;
+}
+
+/** Events of a feed. */
+export interface PanelFeedEvents {
+  /** A change, then the snapshot after it. */
+  change: [change: PanelChange, snapshot: PanelSnapshot];
+  /** The source reported an error (the snapshot then says so). */
+  snapshot: [snapshot: PanelSnapshot];
+}
+
+const MODULES_TTL_MS = 2000;
+
+/**
+ * Converts a watcher change to a panel history entry (plain JSON).
+ *
+ * @example
+ * watcher.on('change', (c) => win.webContents.send('taint:change', toPanelChange(c)));
+ */
+export function toPanelChange(c: SourceChange): PanelChange {
+  return {
+    seq: c.seq,
+    time: new Date(changeTime(c)).toISOString(),
+    bootId: c.bootId,
+    value: c.current.value,
+    letters: c.current.letters,
+    added: c.added.map((f) => ({ letter: f.letter, name: f.name, category: f.category })),
+    trigger: c.trigger,
+    modules: c.modules ? c.modules.carrying.map((m) => m.name) : [],
+  };
+}
+
+/**
+ * Follows a source and produces panel snapshots and history. Emits
+ * `'change'` (entry and new snapshot) and `'snapshot'` (after an error).
+ * Create it with `createTaintPanelFeed`.
+ *
+ * @example
+ * const feed = createTaintPanelFeed({ source: watchTaint() });
+ * feed.snapshot().status; // 'pass' | 'warn' | 'fail' | 'unknown'
+ */
+export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
+  readonly #source: TaintSource;
+  readonly #check: TaintHealthCheck;
+  readonly #readModules: () => readonly ModuleLetters[];
+  readonly #limit: number;
+  readonly #bootId: string | null;
+  #history: PanelChange[] = [];
+  #modules: { at: number; list: readonly ModuleLetters[] } | null = null;
+  #error: string | null = null;
+  readonly #onChange = (c: SourceChange) => {
+    this.#error = null;
+    this.#modules = null;
+    const entry = toPanelChange(c);
+    this.#history.unshift(entry);
+    if (this.#history.length > this.#limit) this.#history.length = this.#limit;
+    this.emit('change', entry, this.snapshot(false));
+  };
+  readonly #onError = (e: Error & { code?: string }) => {
+    this.#error = `${e.message}${e.code ? ` (${e.code})` : ''}`;
+    this.emit('snapshot', this.snapshot(false));
+  };
+
+  constructor(opts: PanelFeedOptions) {
+    super();
+    this.#source = opts.source;
+    this.#limit = opts.historySize ?? 100;
+    // A process never outlives its boot: read the id once.
+    this.#bootId = readBootId(opts.bootIdPath);
+    this.#readModules = opts.readModules ?? (() => readModuleTaints({ profile: opts.profile ?? 'auto' }));
+    const hc: HealthCheckOptions = { source: opts.source, readModules: () => this.#moduleList() };
+    if (opts.policy) hc.policy = opts.policy;
+    if (opts.baselineFile) hc.baselineFile = opts.baselineFile;
+    if (opts.bootIdPath) hc.bootIdPath = opts.bootIdPath;
+    if (opts.profile) hc.profile = opts.profile;
+    this.#check = createHealthCheck(hc);
+    opts.source.on('change', this.#onChange);
+    (opts.source as Partial<EventEmitter>).on?.('error', this.#onError);
+  }
+
+  #moduleList(): readonly ModuleLetters[] {
+    const now = Date.now();
+    if (!this.#modules || now - this.#modules.at > MODULES_TTL_MS) {
+      let list: readonly ModuleLetters[] = [];
+      try {
+        list = this.#readModules();
+      } catch {
+        list = [];
+      }
+      this.#modules = { at: now, list };
+    }
+    return this.#modules.list;
+  }
+
+  /** The newest-first history. */
+  history(): PanelChange[] {
+    return [...this.#history];
+  }
+
+  /** The current snapshot (with the history unless `withHistory` is false). */
+  snapshot(withHistory = true): PanelSnapshot {
+    const time = new Date().toISOString();
+    const body = this.#check.check();
+    const c = this.#check.last;
+    const state: TaintState | null | undefined = c ? this.#source.current : null;
+    const descriptions = new Map((state?.flags ?? []).map((f) => [f.bit, f.description]));
+    const modules: PanelModule[] = this.#moduleList().map((m) => ({ name: m.name, letters: m.letters }));
+    const error = c ? this.#error : (body.output ?? this.#error);
+    const snap: PanelSnapshot = {
+      time,
+      value: state ? state.value : null,
+      tainted: state ? state.tainted : false,
+      letters: state ? state.letters : '',
+      profile: state ? state.profile : null,
+      status: c ? c.status : 'unknown',
+      summary: state ? state.toString() : (error ?? 'unknown'),
+      flags: (c?.reasons ?? []).map((r) => ({
+        bit: r.bit,
+        letter: r.letter,
+        name: r.name,
+        category: r.category,
+        description: (r.bit !== null ? descriptions.get(r.bit) : undefined) ?? '',
+        status: r.status,
+        message: r.message,
+        modules: [...r.modules],
+      })),
+      modules,
+      bootId: this.#bootId,
+      error,
+    };
+    if (withHistory) snap.history = this.history();
+    return snap;
+  }
+
+  /** Stops following the source. */
+  close(): void {
+    this.#source.off('change', this.#onChange);
+    (this.#source as Partial<EventEmitter>).off?.('error', this.#onError);
+  }
+}
+
+/**
+ * Creates a panel feed over a source. In an Electron main process, forward
+ * its events to the renderer and call `mountTaintPanel(el, { subscribe })`
+ * there.
+ *
+ * @example
+ * const feed = createTaintPanelFeed({ source: watchTaint() });
+ * ipcMain.handle('taint:snapshot', () => feed.snapshot());
+ * feed.on('change', (change, snapshot) => win.webContents.send('taint:change', change, snapshot));
+ */
+export function createTaintPanelFeed(opts: PanelFeedOptions): TaintPanelFeed {
+  return new TaintPanelFeed(opts);
+}

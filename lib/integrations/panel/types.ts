@@ -1,0 +1,68 @@
+// The data the panel renders: plain JSON, the same over SSE, Electron IPC or
+// inlined in the page. Browser-safe (types only).
+
+/** A status, or `unknown` when the taint could not be read. */
+export type PanelStatus = 'pass' | 'warn' | 'fail' | 'unknown';
+
+/** A set flag with its explanation and what the policy made of it. */
+export interface PanelFlag {
+  bit: number | null;
+  letter: string;
+  name: string;
+  category: string;
+  /** Plain-English meaning and what to do. */
+  description: string;
+  status: 'pass' | 'warn' | 'fail';
+  /** Why the policy gave this status. */
+  message: string;
+  /** Modules that carry it. */
+  modules: string[];
+}
+
+/** A loaded module that taints the kernel. */
+export interface PanelModule {
+  name: string;
+  letters: string;
+}
+
+/** One entry of the live history. */
+export interface PanelChange {
+  seq: number;
+  /** ISO 8601. */
+  time: string;
+  bootId: string | null;
+  value: number;
+  letters: string;
+  /** Bits that went from clear to set. */
+  added: Array<{ letter: string; name: string; category: string }>;
+  /** What woke the read (`initial`, `inotify`, `uevent`, `kmsg`, `counter`, `poll`). */
+  trigger: string;
+  /** Modules that carry the added bits. */
+  modules: string[];
+}
+
+/** Everything the panel shows at one moment. */
+export interface PanelSnapshot {
+  time: string;
+  value: number | null;
+  tainted: boolean;
+  letters: string;
+  profile: string | null;
+  status: PanelStatus;
+  /** `Not tainted`, `Tainted: [O]=OOT_MODULE`, or the read error. */
+  summary: string;
+  flags: PanelFlag[];
+  modules: PanelModule[];
+  bootId: string | null;
+  error: string | null;
+  /** Newest first. Omitted in updates that only change the state (the panel keeps its own). */
+  history?: PanelChange[];
+}
+
+/** Handlers a feed calls; see `PanelOptions.subscribe`. */
+export interface PanelFeedHandlers {
+  snapshot(snapshot: PanelSnapshot): void;
+  change(change: PanelChange): void;
+  /** Connection state for the live indicator. */
+  status?(live: boolean): void;
+}
