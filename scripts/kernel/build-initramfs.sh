@@ -8,7 +8,7 @@
 #   /test/                 test/kernel/guest/* (run.sh, taint.sh, modules.sh, guest.mjs, lib.sh)
 #   /lib/kt-modules/<release>/*.ko   test modules from .cache/kernels/*/ko (when built)
 #   /bin/node + its shared libraries and the dynamic loader (unless --no-node)
-#   /pkg/                  the package under test, when present: package.json, dist/,
+#   /pkg/                  the package under test (KT_PKG_DIR, default the repo), when present: package.json, dist/,
 #                          build/Release/*.node, node_modules/node-gyp-build (unless --no-node)
 #
 # Default output: .cache/kernels/initramfs/{full,shell}.cpio.gz. The image is rebuilt only
@@ -38,8 +38,10 @@ mkdir -p "$(dirname "$out")"
 log() { printf '[build-initramfs] %s\n' "$*" >&2; }
 
 busybox=$(command -v busybox || true)
-[[ -n $busybox ]] && file -L "$busybox" | grep -q 'statically linked' ||
-	{ log "need a static busybox (apt-get install busybox-static)"; exit 1; }
+if [[ -z $busybox ]] || ! file -L "$busybox" | grep -q 'statically linked'; then
+	log "need a static busybox (apt-get install busybox-static)"
+	exit 1
+fi
 command -v cpio >/dev/null || { log "need cpio (apt-get install cpio)"; exit 1; }
 
 # ---- collect inputs: "dest<TAB>source" -------------------------------------------------------
@@ -64,31 +66,25 @@ if ((with_node)); then
 	while read -r lib; do
 		add "$lib" "$(readlink -f "$lib")"
 	done < <(ldd "$node" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u)
-	pkg=$repo
+	pkg=${KT_PKG_DIR:-$repo}
+	# Whole directories are added as one entry (copied with cp -r).
 	[[ -f $pkg/package.json ]] && add /pkg/package.json "$pkg/package.json"
-	if [[ -d $pkg/dist ]]; then
-		while IFS= read -r -d '' f; do add "/pkg/${f#"$pkg"/}" "$f"; done < <(find "$pkg/dist" -type f -print0)
-	fi
+	[[ -d $pkg/dist ]] && add /pkg/dist "$pkg/dist"
 	for f in "$pkg"/build/Release/*.node; do
 		[[ -f $f ]] && add "/pkg/build/Release/${f##*/}" "$f"
 	done
-	if [[ -d $pkg/prebuilds/linux-x64 ]]; then
-		while IFS= read -r -d '' f; do add "/pkg/${f#"$pkg"/}" "$f"; done < <(find "$pkg/prebuilds/linux-x64" -type f -print0)
-	fi
-	ngb=$pkg/node_modules/node-gyp-build
-	if [[ -d $ngb ]]; then
-		while IFS= read -r -d '' f; do add "/pkg/${f#"$pkg"/}" "$f"; done < <(find "$ngb" -type f -print0)
-	fi
+	[[ -d $pkg/prebuilds/linux-x64 ]] && add /pkg/prebuilds/linux-x64 "$pkg/prebuilds/linux-x64"
+	[[ -d $pkg/node_modules/node-gyp-build ]] && add /pkg/node_modules/node-gyp-build "$pkg/node_modules/node-gyp-build"
 fi
 
 # ---- up to date? ------------------------------------------------------------------------------
 manifest=$(
 	printf 'v2 %s\n' "$with_node"
 	sha256sum "$0" | cut -d' ' -f1
-	for e in "${inputs[@]}"; do
-		src=${e#*$'\t'}
-		printf '%s %s\n' "$e" "$(stat -Lc '%s %Y' "$src")"
-	done
+	printf '%s\n' "${inputs[@]}"
+	srcs=()
+	for e in "${inputs[@]}"; do srcs+=("${e#*$'\t'}"); done
+	find -L "${srcs[@]}" -printf '%p %s %T@\n'
 )
 if [[ -f $out && -f $out.manifest && $(cat "$out.manifest") == "$manifest" ]]; then
 	log "up to date: $out ($(du -h "$out" | cut -f1))"
@@ -103,16 +99,13 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,root,lib,te
 for e in "${inputs[@]}"; do
 	dest=${e%%$'\t'*}
 	src=${e#*$'\t'}
-	mkdir -p "$root$(dirname "$dest")"
-	cp -L --preserve=mode "$src" "$root$dest"
+	mkdir -p "$root${dest%/*}"
+	cp -rL --preserve=mode "$src" "$root$dest"
 done
 chmod 755 "$root/init" "$root/bin/busybox"
 # Applet links (relative to /bin/busybox), without overwriting real files (e.g. /init).
-while read -r applet; do
-	[[ -e $root/$applet || -L $root/$applet ]] && continue
-	mkdir -p "$root/$(dirname "$applet")"
-	ln -s /bin/busybox "$root/$applet"
-done < <("$busybox" --list-full)
+# (perl-base is essential on Debian; one process instead of hundreds of ln calls)
+"$busybox" --list-full | (cd "$root" && perl -ne 'chomp; next if -e $_ || -l $_; symlink("/bin/busybox", $_) or die "$_: $!"')
 [[ -e $root/bin/sh ]] || ln -s busybox "$root/bin/sh"
 # /lib64 -> loader path on Debian is /lib64/ld-linux-x86-64.so.2 (copied above when node is in).
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
@@ -120,7 +113,7 @@ printf 'root:x:0:\n' >"$root/etc/group"
 : >"$root/dev/.keep"
 
 tmp=$out.tmp.$$
-(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -${KT_GZIP_LEVEL:-6}) >"$tmp"
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip "-${KT_GZIP_LEVEL:-6}") >"$tmp"
 mv "$tmp" "$out"
 printf '%s\n' "$manifest" >"$out.manifest"
 log "built $out ($(du -h "$out" | cut -f1), $(find "$root" -mindepth 1 | wc -l) entries, node=$with_node, pkg=$([[ -d $root/pkg/dist ]] && echo yes || echo no))"

@@ -52,6 +52,8 @@ for m in "$work"/*.ko; do
 	[[ -f $m ]] || { log "build produced no .ko"; exit 1; }
 done
 cp "$work"/*.ko "$out/"
+# Debug info is 100+ KiB per module and nothing in the guest needs it.
+strip --strip-debug "$out"/*.ko
 for m in "$out"/*.ko; do
 	vm=$(modinfo -F vermagic "$m" 2>/dev/null || strings "$m" | sed -n 's/^vermagic=//p')
 	[[ $vm == "$release "* ]] || { log "$m: vermagic '$vm' does not match $release"; exit 1; }

@@ -93,7 +93,7 @@ apt_opts() {
 		-o "Dir::Cache=$APTDIR/cache" \
 		-o "Dir::Cache::archives=$APTDIR/cache/archives" \
 		-o "Dir::Cache::pkgcache=$APTDIR/cache/pkgcache.bin" \
-		-o "Dir::Cache::srcpkgcache=$APTDIR/cache/srcpkgcache.bin" \
+		-o "Dir::Cache::srcpkgcache=" \
 		-o "APT::Get::List-Cleanup=1" \
 		-o "Acquire::Retries=3" \
 		-o "APT::Sandbox::User=root"

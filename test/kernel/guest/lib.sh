@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034
 # Shared helpers for the shell guest scripts (sourced). Emits the KT protocol:
 #   one line "KT <json>\n" per record, written with a single printf to fd 3.
 # fd 3 is the KT channel opened by run.sh: /dev/ttyS1 (second QEMU serial port, which the

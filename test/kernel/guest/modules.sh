@@ -13,10 +13,10 @@ fi
 dmesg -c >/dev/null
 for m in kt_gpl kt_prop kt_warn; do
 	[ -f "$dir/$m.ko" ] || continue
-	before=$(cat $TAINTED)
+	before=$(cat "$TAINTED")
 	insmod "$dir/$m.ko"
 	rc=$?
-	after=$(cat $TAINTED)
+	after=$(cat "$TAINTED")
 	pm=$(grep "^$m " /proc/modules)
 	st=$(cat /sys/module/$m/taint 2>/dev/null)
 	lines=$(dmesg -c | grep -E 'Tainted|taint|kt_|WARNING' | json_lines)
@@ -24,4 +24,4 @@ for m in kt_gpl kt_prop kt_warn; do
 done
 echo l >/proc/sysrq-trigger
 lines=$(dmesg -c | grep -E 'Tainted|Not tainted' | json_lines)
-kt_emit "{\"t\":\"sysrq\",\"wrote\":null,\"rc\":0,\"tainted\":$(cat $TAINTED),\"lines\":$lines}"
+kt_emit "{\"t\":\"sysrq\",\"wrote\":null,\"rc\":0,\"tainted\":$(cat "$TAINTED"),\"lines\":$lines}"

@@ -14,7 +14,7 @@ export KT_OUT
 run=$(cmdline_arg kt.run)
 [ -n "$run" ] || run=shell
 rel=$(uname -r)
-kt_emit "{\"t\":\"hello\",\"release\":$(json_str "$rel"),\"version\":$(json_str "$(cat /proc/version)"),\"tainted\":$(cat $TAINTED),\"uptime\":$(uptime_s),\"run\":$(json_str "$run"),\"channel\":$(json_str "$KT_OUT"),\"memKb\":$(awk '/MemTotal/{print $2}' /proc/meminfo)}"
+kt_emit "{\"t\":\"hello\",\"release\":$(json_str "$rel"),\"version\":$(json_str "$(cat /proc/version)"),\"tainted\":$(cat "$TAINTED"),\"uptime\":$(uptime_s),\"run\":$(json_str "$run"),\"channel\":$(json_str "$KT_OUT"),\"memKb\":$(awk '/MemTotal/{print $2}' /proc/meminfo)}"
 
 for step in $(echo "$run" | tr ',' ' '); do
 	case $step in
@@ -33,5 +33,5 @@ for step in $(echo "$run" | tr ',' ' '); do
 	*) kt_emit "{\"t\":\"error\",\"step\":$(json_str "$step"),\"error\":\"unknown step\"}" ;;
 	esac
 done
-kt_emit "{\"t\":\"done\",\"tainted\":$(cat $TAINTED),\"uptime\":$(uptime_s)}"
+kt_emit "{\"t\":\"done\",\"tainted\":$(cat "$TAINTED"),\"uptime\":$(uptime_s)}"
 exec 3>&-

@@ -8,9 +8,10 @@
 values=$(cmdline_arg kt.values)
 dmesg -c >/dev/null
 for v in $(echo "$values" | tr ',' ' '); do
-	echo "$v" >$TAINTED
+	echo "$v" >"$TAINTED"
+	# shellcheck disable=SC2320 # the status of the write itself
 	rc=$?
-	t=$(cat $TAINTED)
+	t=$(cat "$TAINTED")
 	echo l >/proc/sysrq-trigger
 	lines=$(dmesg -c | grep -E 'Tainted|Not tainted' | json_lines)
 	kt_emit "{\"t\":\"sysrq\",\"wrote\":$v,\"rc\":$rc,\"tainted\":$t,\"lines\":$lines}"
