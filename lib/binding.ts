@@ -31,8 +31,8 @@ export interface NativeBinding {
    * watch, stopped and joined by the last `watchRemove`). Opens `path`, arms the
    * requested triggers and reads the initial value synchronously. `callback`
    * runs on the JS thread only when the value (or the error) changed, at most
-   * once per change burst: `(trigger, value | error)`. Throws `TypeError` on bad
-   * arguments; returns the error of the open or initial read.
+   * once per change burst: `(trigger, value | error, kmsg)`. Throws `TypeError`
+   * on bad arguments; returns the error of the open or initial read.
    */
   watchAdd(options: NativeWatchOptions, callback: NativeWatchCallback): NativeWatchAdded | NativeSysError;
   /** Unregisters a watch; no callback for it runs afterwards. Returns whether it existed. */
@@ -56,7 +56,18 @@ export interface NativeWatchOptions {
   counterPaths?: readonly string[];
 }
 
-export type NativeWatchCallback = (trigger: NativeTrigger, result: number | NativeSysError) => void;
+/**
+ * A delivery of the watch thread. `kmsg`: for a value (never an error), the
+ * message text of the last taint-signalling `/dev/kmsg` record seen since this
+ * watch's previous value delivery (record prefix and continuation lines
+ * stripped, at most 512 bytes), whichever trigger noticed the change; `null`
+ * when there was none or the watch has no active `kmsg` trigger.
+ */
+export type NativeWatchCallback = (
+  trigger: NativeTrigger,
+  result: number | NativeSysError,
+  kmsg: string | null,
+) => void;
 
 export interface NativeWatchAdded {
   id: number;

@@ -62,6 +62,21 @@ export interface TaintChange {
   readonly trigger: ChangeTrigger;
   /** Modules that carry the added bits, and the added bits no module can carry. */
   readonly modules: ChangeModules;
+  /**
+   * The kernel log line that preceded the change: the last `/dev/kmsg` message
+   * that signals a taint (`WARNING: CPU: …`, `Oops`, `BUG:`, `Machine check`,
+   * `soft lockup`, `Bad page`, `… taints kernel`, `… tainting kernel`) seen
+   * since this watcher's previous `'change'`, whichever trigger noticed this
+   * one (a `W` found by the poll still carries its `WARNING` line). Record
+   * prefix and continuation lines are stripped; cut at 512 bytes. `null` when
+   * no such line was seen, for the `initial` report, and when the `kmsg`
+   * trigger is not active (not requested, or `/dev/kmsg` unreadable).
+   *
+   * @example
+   * watcher.on('change', (c) => c.kmsg && log.warn(`kernel said: ${c.kmsg}`));
+   * // "WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2"
+   */
+  readonly kmsg: string | null;
 }
 
 /** Events of a `TaintWatcher`. */
@@ -202,6 +217,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #seq = 0;
   #refd = false;
   #closed = false;
+  /** A kmsg line whose delivery emitted nothing (filtered, or back to the same value): goes with the next change. */
+  #heldKmsg: string | null = null;
   #closing: Promise<void> | undefined;
   readonly #onAbort = (): void => {
     void this.close();
@@ -215,7 +232,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     this.#table = profileTable(cfg.profile);
     const r = binding.watchAdd(
       { path: cfg.path, triggers: cfg.triggers, interval: cfg.interval, counterPaths: cfg.counterPaths },
-      (trigger, result) => this.#onNative(trigger, result),
+      (trigger, result, kmsg) => this.#onNative(trigger, result, kmsg),
     );
     if (!('id' in r)) throw nativeError(r);
     this.#id = r.id;
@@ -229,7 +246,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       if (this.#closed) return;
       if (!cfg.ignoreInitial) {
         const previous = stateOf(0, this.#table);
-        this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current));
+        this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current), null);
       }
       if (!this.#closed) this.emit('ready', [...this.#triggers]);
     });
@@ -355,7 +372,13 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     return bits === 0 ? [] : current.flags.filter((f) => ((bits >>> f.bit) & 1) === 1);
   }
 
-  #emitChange(previous: TaintState, current: TaintState, trigger: ChangeTrigger, added: TaintFlag[]): void {
+  #emitChange(
+    previous: TaintState,
+    current: TaintState,
+    trigger: ChangeTrigger,
+    added: TaintFlag[],
+    kmsg: string | null,
+  ): void {
     const change: TaintChange = Object.freeze({
       seq: ++this.#seq,
       time: new Date(),
@@ -365,18 +388,22 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       added: Object.freeze(added),
       trigger,
       modules: attributeModules(added, this.#cfg.profile, this.#cfg.modules),
+      kmsg,
     });
     this.emit('change', change);
   }
 
   // Called from the native thread-safe function on the JS thread. A throwing
   // listener propagates to native code, which makes it an uncaught exception.
-  #onNative(trigger: NativeTrigger, result: number | NativeSysError): void {
+  #onNative(trigger: NativeTrigger, result: number | NativeSysError, kmsg: string | null): void {
     if (this.#closed) return;
     if (typeof result !== 'number') {
       this.emit('error', nativeError(result));
       return;
     }
+    // The latest line since the previous 'change', even if a delivery in between emitted nothing.
+    const line = kmsg ?? this.#heldKmsg;
+    this.#heldKmsg = line;
     const previous = this.#current;
     if (result === previous.value) return; // coalesced back to the same value
     const current = stateOf(result, this.#table);
@@ -385,7 +412,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     const dropped = (previous.value & ~current.value) >>> 0 !== 0;
     // Only bits outside the filter appeared: nothing new to report.
     if (added.length === 0 && !dropped) return;
-    this.#emitChange(previous, current, trigger, added);
+    this.#heldKmsg = null;
+    this.#emitChange(previous, current, trigger, added, line);
   }
 }
 

@@ -94,6 +94,14 @@ struct WatchLoop::Watch {
   bool pending_ok = true;
   uint32_t pending_value = 0;
   SysError pending_err;
+  // kmsg: KmsgTrigger::match_count() when this watch last took a line (or was
+  // armed), and the line the next value delivery carries. Kept across an error
+  // delivery, so a line goes with the next value that is delivered.
+  uint64_t kmsg_mark = 0;
+  bool pending_has_kmsg = false;
+  size_t pending_kmsg_len = 0;
+  char pending_kmsg[KmsgTrigger::kMaxLine];
+  uint64_t round = 0;  // WatchLoop::round_ of its last read
 };
 
 struct WatchLoop::Wakeup {
@@ -110,6 +118,7 @@ WatchLoop::~WatchLoop() { Shutdown(); }
 
 // watchAdd({path, triggers, interval, counterPaths?}, callback)
 //   -> {id, value, triggers} | {errno, syscall, path, reason?, content?}
+// callback(trigger, value | error, kmsgLine | null) on the JS thread.
 Napi::Value WatchLoop::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto type_error = [&](const char* msg) {
@@ -446,6 +455,7 @@ unsigned WatchLoop::ArmLocked(Watch& w, unsigned requested, const std::vector<st
   if ((requested & kKmsg) && EnsureOpenLocked(kKmsg)) {
     active |= kKmsg;
     ++users_kmsg_;
+    w.kmsg_mark = kmsg_.match_count();  // lines logged before the watch do not count
   }
   if (requested & kCounter) {
     for (const std::string& p : counter_paths) {
@@ -513,6 +523,9 @@ void WatchLoop::Run() {
     wk.gone.clear();
     wk.global = 0;
     wk.timer = false;
+    ++round_;
+    kmsg_drained_ = false;
+    kmsg_late_ = false;
     for (int i = 0; i < n; ++i) {
       switch (events[i].data.u32) {
         case kTagWake: {
@@ -546,11 +559,7 @@ void WatchLoop::Run() {
         case kTagKmsg: {
           if (!kmsg_.open()) break;
           ++stats_.kmsg;
-          KmsgTrigger::Drained d = kmsg_.Drain();
-          stats_.kmsg_records += d.records;
-          stats_.kmsg_matches += d.matches;
-          if (d.overrun) ++stats_.kmsg_overruns;
-          if (d.matches > 0 || d.overrun) wk.global |= kKmsg;
+          if (DrainKmsgLocked()) wk.global |= kKmsg;
           break;
         }
         default:
@@ -600,6 +609,14 @@ void WatchLoop::Run() {
       }
       if (trigger != 0) ReadLocked(w, trigger);
     }
+    if (kmsg_late_) {
+      // A change made us drain /dev/kmsg and it held a matching line: the
+      // kmsg watches not read in this wakeup would otherwise never hear of it
+      // (the fd is no longer readable, so epoll will not report it).
+      for (auto& [id, wp] : watches_) {
+        if ((wp->active & kKmsg) && wp->round != round_) ReadLocked(*wp, kKmsg);
+      }
+    }
     if (wk.timer) ArmTimerLocked();
   }
 }
@@ -625,8 +642,38 @@ bool WatchLoop::ReadFreshLocked(Watch& w, uint32_t* value, SysError* err) {
   return w.reader->Read(value, err);
 }
 
+// Reads every queued /dev/kmsg record (mu_ held); returns whether one of them
+// signals taint, or records were lost to an overrun.
+bool WatchLoop::DrainKmsgLocked() {
+  kmsg_drained_ = true;
+  KmsgTrigger::Drained d = kmsg_.Drain();
+  stats_.kmsg_records += d.records;
+  stats_.kmsg_matches += d.matches;
+  if (d.overrun) ++stats_.kmsg_overruns;
+  return d.matches > 0 || d.overrun;
+}
+
+// A value change of w (mu_ held): attach the latest matching kmsg line seen
+// since w's previous delivery. Only on a change, so an idle wakeup costs no
+// extra syscall; fixed buffers, so it allocates nothing.
+void WatchLoop::TakeKmsgLocked(Watch& w) {
+  if (!(w.active & kKmsg)) return;
+  // A change noticed by another trigger (poll, counter, inotify) can race with
+  // the record that announced it: the kernel logs "WARNING: CPU: ..." before
+  // it sets the bit, but our epoll_wait may have returned before the record
+  // arrived. Read what is queued now, so the line goes with this change and
+  // not with a later, unrelated one.
+  if (!kmsg_drained_ && kmsg_.open() && DrainKmsgLocked()) kmsg_late_ = true;
+  if (kmsg_.match_count() == w.kmsg_mark) return;  // nothing new: keep what is pending
+  w.kmsg_mark = kmsg_.match_count();
+  w.pending_kmsg_len = kmsg_.last_line_len();
+  std::memcpy(w.pending_kmsg, kmsg_.last_line(), w.pending_kmsg_len);
+  w.pending_has_kmsg = true;
+}
+
 void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
   ++stats_.reads;
+  w.round = round_;
   uint32_t value = 0;
   SysError err;
   if (ReadFreshLocked(w, &value, &err)) {
@@ -635,6 +682,7 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     w.last = value;
     w.pending_ok = true;
     w.pending_value = value;
+    TakeKmsgLocked(w);
   } else {
     if (w.failing && SameError(w.last_err, err)) return;  // reported already
     w.failing = true;
@@ -679,6 +727,8 @@ void WatchLoop::Deliver(Napi::Env env) {
     bool ok;
     uint32_t value;
     SysError err;
+    bool has_kmsg;
+    std::string kmsg;  // allocated here, on the JS thread, only for a change
   };
   std::vector<Item> items;
   {
@@ -689,7 +739,11 @@ void WatchLoop::Deliver(Napi::Env env) {
       if (it == watches_.end() || !it->second->pending) continue;  // removed meanwhile
       Watch& w = *it->second;
       w.pending = false;
-      items.push_back({id, w.pending_trigger, w.pending_ok, w.pending_value, w.pending_err});
+      // An error delivery leaves the line for the next value delivery.
+      bool has_kmsg = w.pending_ok && w.pending_has_kmsg;
+      items.push_back({id, w.pending_trigger, w.pending_ok, w.pending_value, w.pending_err, has_kmsg,
+                       has_kmsg ? std::string(w.pending_kmsg, w.pending_kmsg_len) : std::string()});
+      if (has_kmsg) w.pending_has_kmsg = false;
     }
     dirty_.clear();
   }
@@ -702,7 +756,7 @@ void WatchLoop::Deliver(Napi::Env env) {
     if (it == callbacks_.end()) continue;
     Napi::HandleScope scope(env);
     napi_value fn = it->second.Value();
-    napi_value argv[2];
+    napi_value argv[3];
     napi_value recv;
     napi_value result;
     if (napi_create_string_utf8(e, NameOf(item.trigger), NAPI_AUTO_LENGTH, &argv[0]) != napi_ok) return;
@@ -711,9 +765,14 @@ void WatchLoop::Deliver(Napi::Env env) {
     } else {
       argv[1] = SysErrorToObject(env, item.err);
     }
+    if (item.has_kmsg) {
+      if (napi_create_string_utf8(e, item.kmsg.data(), item.kmsg.size(), &argv[2]) != napi_ok) return;
+    } else if (napi_get_null(e, &argv[2]) != napi_ok) {
+      return;
+    }
     napi_get_undefined(e, &recv);
     ++stats_.deliveries;
-    napi_status s = napi_call_function(e, recv, fn, 2, argv, &result);
+    napi_status s = napi_call_function(e, recv, fn, 3, argv, &result);
     if (s == napi_pending_exception) {
       bool pending = false;
       napi_is_exception_pending(e, &pending);

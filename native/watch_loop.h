@@ -8,7 +8,10 @@
 //   - an eventfd to stop.
 // Each wakeup does one pread per affected watch (kt::Reader on a kept fd) and
 // calls JS, through one TypedThreadSafeFunction, only for watches whose value
-// (or error) changed, at most one pending delivery per watch.
+// (or error) changed, at most one pending delivery per watch. A value change
+// of a watch with the kmsg trigger carries the last taint-signalling kernel
+// log line seen since that watch's previous delivery, whichever trigger
+// noticed the change.
 //
 // Rejected alternatives: a thread per watcher (N threads and N inotify
 // instances for N watchers); Napi::AsyncWorker (bounded by UV_THREADPOOL_SIZE,
@@ -85,6 +88,8 @@ class WatchLoop {
   void ReadLocked(Watch& w, unsigned trigger);
   bool ReadFreshLocked(Watch& w, uint32_t* value, SysError* err);
   void QueueLocked(Watch& w, unsigned trigger);
+  bool DrainKmsgLocked();
+  void TakeKmsgLocked(Watch& w);
 
   void Run();  // the loop thread
   void Deliver(Napi::Env env);
@@ -102,6 +107,12 @@ class WatchLoop {
   KmsgTrigger kmsg_;
   CounterSet counters_;
   int users_inotify_ = 0, users_uevent_ = 0, users_kmsg_ = 0;
+  // Per wakeup of the loop thread: its number (a watch records the one in
+  // which it was last read), whether /dev/kmsg was drained in it, and whether
+  // a drain made on a change (not on a kmsg event) found a matching line.
+  uint64_t round_ = 0;
+  bool kmsg_drained_ = false;
+  bool kmsg_late_ = false;
   UniqueFd epoll_, wake_, timer_;
   std::atomic<bool> stop_{false};
 

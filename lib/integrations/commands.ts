@@ -102,6 +102,7 @@ function changeJson(c: TaintChange): Record<string, unknown> {
     added: c.added.map((f) => ({ bit: f.bit, letter: f.letter, name: f.name, category: f.category })),
     modules: c.modules.carrying.map((m) => ({ name: m.name, letters: m.letters })),
     unattributable: c.modules.unattributable.map((f) => f.letter),
+    kmsg: c.kmsg,
   };
 }
 

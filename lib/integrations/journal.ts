@@ -82,7 +82,10 @@ export interface JournalTrigger {
   readonly via: string;
   /** Modules that carry the bit (module-related bits only). */
   readonly modules?: readonly JournalModule[];
-  /** The kernel log line that preceded the change (`WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...`). */
+  /**
+   * The kernel log line that preceded the change (the watcher's `TaintChange.kmsg`), for bits no
+   * module carries: `WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...`, `Machine check events logged`.
+   */
   readonly line?: string;
 }
 
@@ -127,8 +130,8 @@ export interface TaintJournalOptions {
 export interface ObserveInfo {
   /** What woke the read (a watcher's `trigger`). */
   trigger?: string;
-  /** A kernel log line that preceded the change. */
-  line?: string | null;
+  /** The kernel log line that preceded the change (a watcher's `kmsg`): the trigger of non-module bits. */
+  kmsg?: string | null;
   /** Modules known to carry the new bits (default: read from /sys/module when a module bit is new). */
   modules?: readonly ModuleTaint[];
   actor?: string | null;
@@ -296,7 +299,7 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     try {
       this.observe(c.current, {
         trigger: c.trigger,
-        line: c.line ?? null,
+        kmsg: c.kmsg ?? null,
         actor: c.actor ?? null,
         ...(c.modules ? { modules: c.modules.carrying } : {}),
         ...(this.#opts.bootIdPath === undefined && c.bootId ? { bootId: c.bootId } : {}),
@@ -432,8 +435,9 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
       let trigger: JournalTrigger;
       if (carriers.length > 0) {
         trigger = { kind: 'module', via, modules: carriers.map((m) => moduleProps(m, dir, sigChecked)) };
-      } else if (info.line) {
-        trigger = { kind: 'kmsg', via, line: info.line };
+      } else if (info.kmsg) {
+        // No module carries it: the log line names the subsystem (WARN site, MCE...).
+        trigger = { kind: 'kmsg', via, line: info.kmsg };
       } else {
         trigger = { kind: via, via };
       }

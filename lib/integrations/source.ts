@@ -20,8 +20,8 @@ export interface SourceChange {
   readonly trigger: string;
   /** Modules that carry the added bits, and added bits no module can carry. */
   readonly modules?: ChangeModules;
-  /** The kernel log line that preceded the change, when the watcher saw one. */
-  readonly line?: string | null;
+  /** The kernel log line that preceded the change, when the watcher saw one (a `TaintChange`'s `kmsg`). */
+  readonly kmsg?: string | null;
   /** Who caused the change, when known (never guessed). */
   readonly actor?: string | null;
 }

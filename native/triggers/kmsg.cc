@@ -50,7 +50,10 @@ bool KmsgTrigger::Open(const char* path, SysError* err) {
 KmsgTrigger::Drained KmsgTrigger::Drain() {
   Drained d;
   // One read returns one record: "prio,seq,usec,flags;message\n" followed by
-  // optional " KEY=value\n" lines. Records are at most ~8 KiB (PRINTK_MESSAGE_MAX).
+  // optional " KEY=value\n" continuation lines (SUBSYSTEM=, DEVICE=...). The
+  // kernel escapes newlines inside the message as \x0a, so the message is the
+  // text between the first ';' and the first '\n'. Records are at most ~8 KiB
+  // (CONSOLE_EXT_LOG_MAX).
   char buf[8192];
   for (;;) {
     ssize_t n = RetryEintr([&] { return ::read(fd_.get(), buf, sizeof buf); });
@@ -72,7 +75,13 @@ KmsgTrigger::Drained KmsgTrigger::Drain() {
     const char* end = buf + len;
     const char* nl = static_cast<const char*>(memchr(msg, '\n', static_cast<size_t>(end - msg)));
     if (nl != nullptr) end = nl;
-    if (KmsgLineSignalsTaint(msg, static_cast<size_t>(end - msg))) ++d.matches;
+    size_t msg_len = static_cast<size_t>(end - msg);
+    if (KmsgLineSignalsTaint(msg, msg_len)) {
+      ++d.matches;
+      ++match_count_;
+      last_len_ = msg_len < kMaxLine ? msg_len : kMaxLine;
+      memcpy(last_, msg, last_len_);
+    }
   }
 }
 

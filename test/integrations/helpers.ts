@@ -28,7 +28,7 @@ export class FakeSource extends EventEmitter<{ change: [SourceChange]; error: [E
     super();
     this.current = value === null ? null : mainline(value);
   }
-  set(value: number, trigger = 'inotify', extra: { carrying?: ModuleTaint[]; line?: string } = {}): SourceChange {
+  set(value: number, trigger = 'inotify', extra: { carrying?: ModuleTaint[]; kmsg?: string } = {}): SourceChange {
     const previous = this.current ?? mainline(0);
     const current = mainline(value);
     this.current = current;
@@ -47,7 +47,7 @@ export class FakeSource extends EventEmitter<{ change: [SourceChange]; error: [E
       added,
       trigger,
       modules,
-      ...(extra.line ? { line: extra.line } : {}),
+      ...(extra.kmsg ? { kmsg: extra.kmsg } : {}),
     };
     this.emit('change', change);
     return change;

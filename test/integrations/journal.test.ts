@@ -78,7 +78,7 @@ describe('openTaintJournal', () => {
     const w = world();
     const source = new FakeSource(0);
     const j = openJ(w.file, { source, bootIdPath: w.bootIdPath });
-    source.set(W, 'kmsg', { line: 'WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2' });
+    source.set(W, 'kmsg', { kmsg: 'WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2' });
     source.set(W); // same value: nothing new
     source.set(W | O, 'uevent');
     source.set(O); // W dropped (only in tests): nothing new
@@ -108,6 +108,25 @@ describe('openTaintJournal', () => {
     const j3 = openJ(w.file, { state: mainline(W), bootIdPath: w.bootIdPath });
     expect(j3.seq).toBe(4);
     expect(records(w.file).at(-1)).toMatchObject({ seq: 4, letter: 'W', bootId: 'boot-2', observedAt: 'start' });
+  });
+
+  it("uses the change's kmsg line as the trigger of non-module bits, whichever trigger noticed the change", () => {
+    const w = world();
+    w.module('zfs', 'PO');
+    const source = new FakeSource(0);
+    openJ(w.file, { source, bootIdPath: w.bootIdPath, _sysModuleDir: w.sys });
+    const line = 'Machine check events logged';
+    source.set(W | O | (1 << 4), 'poll', { kmsg: line, carrying: [mod('zfs', 'PO')] });
+    // A change without a line: the trigger kind.
+    source.set(W | O | (1 << 4) | (1 << 14), 'counter');
+    const r = records(w.file);
+    expect(r.map((x) => [x.letter, x.trigger.kind, x.trigger.via, x.trigger.line ?? null])).toEqual([
+      ['M', 'kmsg', 'poll', line],
+      ['W', 'kmsg', 'poll', line],
+      ['O', 'module', 'poll', null],
+      ['L', 'counter', 'counter', null],
+    ]);
+    expect(r[2].trigger.modules?.map((m) => m.name)).toEqual(['zfs']);
   });
 
   it('treats the first change of a source that was not ready, and initial reports, as start', () => {

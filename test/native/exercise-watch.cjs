@@ -68,8 +68,8 @@ async function main() {
 
     // Deliveries from every trigger.
     const got = [];
-    const w = addon.watchAdd({ path: file, triggers: ALL, interval: 20, counterPaths: [warn] }, (t, v) =>
-      got.push([t, v]),
+    const w = addon.watchAdd({ path: file, triggers: ALL, interval: 20, counterPaths: [warn] }, (t, v, k) =>
+      got.push([t, v, k]),
     );
     check(() => assert.equal(w.value, 0));
     addon.watchRef();
@@ -77,6 +77,7 @@ async function main() {
     await until(() => got.length === 1, 'inotify delivery');
     // Under valgrind the poll timer can win the race with inotify.
     check(() => assert.ok(['inotify', 'poll'].includes(got[0][0]) && got[0][1] === 512));
+    check(() => assert.equal(got[0][2], null));
     const poll = addon.watchAdd({ path: file, triggers: ['poll'], interval: 5 }, (t, v) => got.push([t, v]));
     const cnt = addon.watchAdd({ path: file, triggers: ['counter'], interval: 5, counterPaths: [warn] }, (t, v) =>
       got.push([t, v]),
@@ -86,14 +87,37 @@ async function main() {
     await until(() => got.some(([t]) => t === 'counter'), 'counter delivery');
     checks++;
     if (isRoot) {
-      const u = addon.watchAdd({ path: file, triggers: ['uevent', 'kmsg'], interval: 0 }, (t, v) => got.push([t, v]));
+      const u = addon.watchAdd({ path: file, triggers: ['uevent', 'kmsg'], interval: 0 }, (t, v, k) =>
+        got.push([t, v, k]),
+      );
       put(file, 1);
       fs.writeFileSync('/sys/class/mem/null/uevent', 'change');
       await until(() => got.some(([t, v]) => t === 'uevent' && v === 1), 'uevent delivery');
       put(file, 3);
-      fs.writeFileSync('/dev/kmsg', 'kernel-taint exercise (not a real event): taints kernel\n');
+      const line = 'kernel-taint exercise (not a real event): taints kernel';
+      fs.writeFileSync('/dev/kmsg', `${line}\n`);
       await until(() => got.some(([t, v]) => t === 'kmsg' && v === 3), 'kmsg delivery');
+      check(() => assert.equal(got.find(([t, v]) => t === 'kmsg' && v === 3)[2], line));
       addon.watchRemove(u.id);
+      // The line goes with a change another trigger notices; cut at 512 bytes.
+      const kgot = [];
+      const k = addon.watchAdd({ path: file, triggers: ['kmsg', 'inotify'], interval: 0 }, (t, v, l) =>
+        kgot.push([t, v, l]),
+      );
+      const long = `<4>kernel-taint exercise (not a real event): WARNING: CPU: 0 PID: 1 at x.c:1 ${'y'.repeat(700)}`;
+      for (const [value, text] of [
+        [5, long],
+        [6, null],
+      ]) {
+        const before = addon.watchStats().kmsgMatches;
+        if (text) fs.writeFileSync('/dev/kmsg', `${text}\n`);
+        await until(() => !text || addon.watchStats().kmsgMatches > before, 'kmsg drained');
+        put(file, value);
+        await until(() => kgot.some(([, v]) => v === value), 'inotify delivery with the kmsg line');
+      }
+      check(() => assert.deepEqual(kgot[0], ['inotify', 5, long.slice(3, 3 + 512)]));
+      check(() => assert.deepEqual(kgot[1], ['inotify', 6, null]));
+      addon.watchRemove(k.id);
       checks += 2;
     }
     // Errors: vanished file, then a directory in its place, then recovery.

@@ -34,8 +34,13 @@ class FakeBinding implements WatchBinding {
     this.refs--;
     this.unrefCalls++;
   }
-  deliver(id: number, trigger: Parameters<NativeWatchCallback>[0], result: number | NativeSysError) {
-    this.callbacks.get(id)?.(trigger, result);
+  deliver(
+    id: number,
+    trigger: Parameters<NativeWatchCallback>[0],
+    result: number | NativeSysError,
+    kmsg: string | null = null,
+  ) {
+    this.callbacks.get(id)?.(trigger, result, kmsg);
   }
 }
 
@@ -71,6 +76,46 @@ describe('TaintWatcher (fake binding)', () => {
       [1, 'inotify', 0, 512, [9]],
       [2, 'uevent', 512, 0x8000_0200, [31]],
       [3, 'kmsg', 0x8000_0200, 0x200, []],
+    ]);
+    await w.close();
+  });
+
+  it('carries the native kmsg line on the change; null for the initial report and when none came', async () => {
+    const b = new FakeBinding();
+    const w = createWatcher({ path: '/x' }, b);
+    const changes: TaintChange[] = [];
+    w.on('change', (c) => changes.push(c));
+    await tick();
+    const line = 'WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2';
+    b.deliver(1, 'poll', 0x200, line);
+    b.deliver(1, 'inotify', 0x201);
+    expect(changes.map((c) => [c.trigger, c.kmsg])).toEqual([
+      ['initial', null],
+      ['poll', line],
+      ['inotify', null],
+    ]);
+    expect(Object.isFrozen(changes[1])).toBe(true);
+    await w.close();
+  });
+
+  it('a line whose delivery emitted nothing (filtered, same value, error) goes with the next change', async () => {
+    const b = new FakeBinding();
+    const w = createWatcher({ path: '/x', ignoreInitial: true, filter: ['W'] }, b);
+    const changes: TaintChange[] = [];
+    w.on('change', (c) => changes.push(c));
+    w.on('error', () => {});
+    await tick();
+    b.deliver(1, 'kmsg', 0x1, 'first line'); // only P: outside the filter
+    b.deliver(1, 'poll', 0x1); // same value
+    b.deliver(1, 'poll', { errno: 2, syscall: 'open', path: '/x' });
+    b.deliver(1, 'poll', 0x201);
+    b.deliver(1, 'kmsg', 0x1, 'dropped W'); // a drop emits, with its line
+    b.deliver(1, 'kmsg', 0x1, 'older');
+    b.deliver(1, 'kmsg', 0x201, 'newest');
+    expect(changes.map((c) => [c.current.value, c.kmsg])).toEqual([
+      [0x201, 'first line'],
+      [0x1, 'dropped W'],
+      [0x201, 'newest'],
     ]);
     await w.close();
   });

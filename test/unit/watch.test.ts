@@ -5,9 +5,10 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
+import { openTaintJournal, readTaintJournal } from '../../lib/integrations/journal.js';
 import { type TaintChange, type TaintWatcher, type WatchTaintOptions, watchTaint } from '../../lib/watch.js';
 import { nextEvent, waitFor } from '../helpers/events.js';
-import { canReadKmsg, isRoot, SKIP_ROOT } from '../helpers/features.js';
+import { canReadKmsg, canUseKmsg, isRoot, SKIP_KMSG, SKIP_ROOT } from '../helpers/features.js';
 import { tempDir, writeValue } from '../helpers/fs.js';
 
 const W = 1 << 9;
@@ -359,8 +360,135 @@ describe.skipIf(!isSupported())('watchTaint', () => {
         await waitFor(() => changes.length === 1);
         expect(changes[0].trigger).toBe('kmsg');
         expect(letters(changes[0])).toBe('W');
+        // The line that woke the read, without the record prefix; not the ordinary line before it.
+        expect(changes[0].kmsg).toBe('kernel-taint self-test (not a real event): this line taints kernel');
       },
     );
+
+    describe('kmsg line on the change', () => {
+      // Written with a priority prefix as a driver would log it; the kernel
+      // stores the message as "kernel-taint-test: WARNING: …" at level 4.
+      const LINE = 'kernel-taint-test: WARNING: CPU: 0 PID: 1 at test.c:1 fake (not a real event)';
+      const logLine = (text: string) => writeFileSync('/dev/kmsg', `<4>${text}\n`);
+
+      /** Logs text and waits until the watch thread has drained it (a kmsg wakeup that read nothing new). */
+      async function logged(text: string): Promise<void> {
+        const before = stats().kmsgMatches;
+        logLine(text);
+        await waitFor(() => stats().kmsgMatches > before, 5000, 'the kmsg record');
+      }
+
+      async function kmsgWatcher(ctx: { skip: (note?: string) => never }, opts: WatchTaintOptions, name = 'tainted') {
+        if (!canUseKmsg()) ctx.skip(`${SKIP_KMSG}log a test line`);
+        const path = taintFile(0, name);
+        const w = open({ path, interval: 0, ignoreInitial: true, ...opts });
+        const changes = record(w);
+        const [triggers] = await nextEvent<[string[]]>(w, 'ready');
+        if (!triggers.includes('kmsg')) ctx.skip(`${SKIP_KMSG}arm the kmsg trigger`);
+        return { w, path, changes };
+      }
+
+      it('a change noticed by inotify carries the line logged before it; the next change without a line carries null', async (ctx) => {
+        const { path, changes } = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'] });
+        await logged(LINE);
+        expect(changes).toEqual([]); // the kmsg wakeup read the file: unchanged, nothing emitted
+        writeValue(path, W);
+        await waitFor(() => changes.length === 1);
+        expect(changes[0].trigger).toBe('inotify');
+        expect(changes[0].kmsg).toBe(LINE);
+        writeValue(path, W | O);
+        await waitFor(() => changes.length === 2);
+        expect(changes[1].trigger).toBe('inotify');
+        expect(changes[1].kmsg).toBeNull();
+      });
+
+      it('the latest matching line wins; ordinary lines are ignored', async (ctx) => {
+        const { path, changes } = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'] });
+        await logged('kernel-taint-test: Oops: first (not a real event)');
+        await logged(LINE);
+        logLine('kernel-taint-test: an ordinary line after it');
+        writeValue(path, W);
+        await waitFor(() => changes.length === 1);
+        expect(changes[0].kmsg).toBe(LINE);
+      });
+
+      it('a change noticed by the poll or a counter carries the line too', async (ctx) => {
+        const warn = join(tmp.dir, 'warn_count');
+        writeValue(warn, 0);
+        const polled = await kmsgWatcher(ctx, { triggers: ['kmsg', 'poll'], interval: 30 }, 'polled');
+        const counted = await kmsgWatcher(
+          ctx,
+          { triggers: ['kmsg', 'counter'], interval: 30, _counterPaths: [warn] },
+          'counted',
+        );
+        await logged(LINE);
+        writeValue(polled.path, W);
+        writeValue(counted.path, W);
+        writeValue(warn, 1);
+        await waitFor(() => polled.changes.length === 1 && counted.changes.length === 1);
+        expect(polled.changes[0].trigger).toBe('poll');
+        expect(polled.changes[0].kmsg).toBe(LINE);
+        expect(counted.changes[0].trigger).toBe('counter');
+        expect(counted.changes[0].kmsg).toBe(LINE);
+      });
+
+      it('each watcher gets the line since its own previous change; one without the kmsg trigger gets null', async (ctx) => {
+        const a = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'] }, 'a');
+        const b = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'] }, 'b');
+        const plainPath = taintFile(0, 'plain');
+        const plain = open({ path: plainPath, triggers: ['inotify'], interval: 0, ignoreInitial: true });
+        const plainChanges = record(plain);
+        await nextEvent(plain, 'ready');
+        await logged(LINE);
+        writeValue(a.path, W);
+        await waitFor(() => a.changes.length === 1);
+        writeValue(a.path, W | O);
+        writeValue(plainPath, W);
+        await waitFor(() => a.changes.length === 2 && plainChanges.length === 1);
+        writeValue(b.path, W);
+        await waitFor(() => b.changes.length === 1);
+        expect(a.changes.map((c) => c.kmsg)).toEqual([LINE, null]);
+        expect(b.changes[0].kmsg).toBe(LINE);
+        expect(plainChanges[0].kmsg).toBeNull();
+      });
+
+      it('a long line is cut at 512 bytes', async (ctx) => {
+        const { path, changes } = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'] });
+        const long = `${LINE} ${'x'.repeat(800)}`;
+        await logged(long);
+        writeValue(path, W);
+        await waitFor(() => changes.length === 1);
+        expect(changes[0].kmsg).toBe(long.slice(0, 512));
+      });
+
+      // End to end with the journal. Here rather than in test/integrations so
+      // that no other file's kmsg lines interleave (test files run in parallel).
+      it("the audit journal records the line as the trigger of a non-module bit, the module's carrier for a module bit", async (ctx) => {
+        const mods = join(tmp.dir, 'module');
+        mkdirSync(join(mods, 'kt_oot'), { recursive: true });
+        writeFileSync(join(mods, 'kt_oot', 'taint'), 'O\n');
+        const { w, path, changes } = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'], _sysModuleDir: mods });
+        const bootIdPath = join(tmp.dir, 'boot_id');
+        writeFileSync(bootIdPath, 'boot-kmsg\n');
+        const file = join(tmp.dir, 'journal.jsonl');
+        const journal = openTaintJournal(file, { env: {}, source: w, bootIdPath, _sysModuleDir: mods });
+        try {
+          await logged(LINE);
+          writeValue(path, W | O);
+          await waitFor(() => changes.length === 1);
+          expect(changes[0].kmsg).toBe(LINE);
+          const records = readTaintJournal(file).records;
+          expect(records.map((r) => [r.letter, r.observedAt])).toEqual([
+            ['W', 'change'],
+            ['O', 'change'],
+          ]);
+          expect(records[0].trigger).toEqual({ kind: 'kmsg', via: 'inotify', line: LINE });
+          expect(records[1].trigger).toMatchObject({ kind: 'module', via: 'inotify', modules: [{ name: 'kt_oot' }] });
+        } finally {
+          await journal.close();
+        }
+      });
+    });
 
     it.skipIf(isRoot && canReadKmsg())('kmsg: skipped silently when /dev/kmsg is unreadable', async () => {
       const w = open({ path: taintFile(0), triggers: ['kmsg', 'inotify'], interval: 0 });
