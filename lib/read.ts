@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type NativeSysError, native } from './binding.js';
+import { type NativeBinding, type NativeSysError, native } from './binding.js';
 import { stateOf } from './decode.js';
 import { invalidArg, systemError, TaintValueError } from './errors.js';
 import { profileTable } from './flags.js';
@@ -21,6 +21,7 @@ export interface ReadOptions {
 // program that reads many temp files does not run out of descriptors.
 const MAX_KEPT = 16;
 const handles = new Map<string, number>();
+let fast: { binding: NativeBinding; handle: number } | null = null;
 
 function toError(e: NativeSysError): Error {
   if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
@@ -67,16 +68,25 @@ function handleFor(path: string): number {
  * readTaintValue() // 0 on a clean kernel
  */
 export function readTaintValue(opts?: ReadOptions): number {
+  // Hot path: the default sysctl through a handle opened on first use.
+  if (opts?.path === undefined && fast !== null) {
+    const v = fast.binding.readValue(fast.handle);
+    if (typeof v === 'number') return v;
+  }
   const path = opts?.path ?? TAINT_PATH;
   if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
   const b = native();
   const h = handleFor(path);
   const v = b.readValue(h);
-  if (typeof v === 'number') return v;
+  if (typeof v === 'number') {
+    if (path === TAINT_PATH) fast = { binding: b, handle: h };
+    return v;
+  }
   // A descriptor can go stale (the file was replaced or removed): drop it so
   // the next call opens the path again.
-  native().closeReader(h);
+  b.closeReader(h);
   handles.delete(path);
+  if (path === TAINT_PATH) fast = null;
   throw toError(v);
 }
 
@@ -84,6 +94,7 @@ export function readTaintValue(opts?: ReadOptions): number {
 export function closeReaders(): void {
   for (const h of handles.values()) native().closeReader(h);
   handles.clear();
+  fast = null;
 }
 
 export interface ReadTaintOptions extends ReadOptions {

@@ -4,6 +4,7 @@
 // environment.
 #include <napi.h>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -21,6 +22,7 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
                              InstanceMethod("readValue", &KernelTaintAddon::ReadValue),
                              InstanceMethod("closeReader", &KernelTaintAddon::CloseReader),
                              InstanceMethod("parseText", &KernelTaintAddon::ParseText),
+                             InstanceMethod("_benchRead", &KernelTaintAddon::BenchRead),
                              InstanceMethod("watchAdd", &KernelTaintAddon::WatchAdd),
                              InstanceMethod("watchRemove", &KernelTaintAddon::WatchRemove),
                              InstanceMethod("watchRef", &KernelTaintAddon::WatchRef),
@@ -81,6 +83,31 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
       if (h >= 0 && static_cast<size_t>(h) < readers_.size()) readers_[static_cast<size_t>(h)].reset();
     }
     return env.Undefined();
+  }
+
+  // _benchRead(handle, n) -> ns per read: n preads + parses in a C++ loop
+  // inside this process, for `npm run bench` to separate the cost of the
+  // syscall in a Node process from the cost of the JS -> native call.
+  Napi::Value BenchRead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Reader* r = Lookup(info);
+    if (r == nullptr || info.Length() < 2 || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "_benchRead: expected (handle, count)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int64_t n = info[1].As<Napi::Number>().Int64Value();
+    if (n <= 0) n = 1;
+    uint32_t value = 0;
+    uint64_t sink = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < n; ++i) {
+      SysError err;
+      if (!r->Read(&value, &err)) return SysErrorToObject(env, err);
+      sink += value;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    double ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(n);
+    return Napi::Number::New(env, ns + static_cast<double>(sink & 0));
   }
 
   // parseText(string) -> number | {reason, content}: the native parser, exposed
