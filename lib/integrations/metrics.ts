@@ -201,20 +201,17 @@ export interface PromMetricLike {
 
 /** The part of the prom-client module used here (`import * as client from 'prom-client'`). */
 export interface PromClientLike {
-  Gauge: new (config: {
-    name: string;
-    help: string;
-    labelNames: string[];
-    registers: never[];
-    collect?: () => void;
-  }) => object;
-  Counter: new (config: {
-    name: string;
-    help: string;
-    labelNames: string[];
-    registers: never[];
-    collect?: () => void;
-  }) => object;
+  Gauge: new (config: PromMetricConfig) => object;
+  Counter: new (config: PromMetricConfig) => object;
+}
+
+/** What a prom-client Gauge or Counter is constructed with here. */
+export interface PromMetricConfig {
+  name: string;
+  help: string;
+  labelNames: string[];
+  registers: never[];
+  collect?: () => void;
 }
 
 /** Options of `collectTaintMetrics`. */

@@ -13,7 +13,7 @@ import { tempDir } from '../helpers/tmp.js';
 const WRITER = join(ROOT, 'test/integrations/fixtures/journal-writer.mjs');
 const DIST = join(ROOT, 'dist/index.mjs');
 const BITS = 20;
-const BOOTS = 30;
+const BOOTS = 150;
 const KILLS = 30;
 
 const bootName = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
