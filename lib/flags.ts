@@ -1,3 +1,4 @@
+import { invalidArg } from './errors.js';
 import data from './flags.json' with { type: 'json' };
 import type { ResolvedProfile, TaintFlagInfo } from './types.js';
 
@@ -86,7 +87,7 @@ const tables = new Map<ResolvedProfile, ProfileTable>(PROFILE_IDS.map((id) => [i
 /** The decoding table of a concrete profile. */
 export function profileTable(id: ResolvedProfile): ProfileTable {
   const t = tables.get(id);
-  if (!t) throw new RangeError(`unknown taint profile '${id}'`);
+  if (!t) throw invalidArg(`unknown taint profile ${JSON.stringify(id)}: expected one of ${PROFILE_IDS.join(', ')}, auto`);
   return t;
 }
 

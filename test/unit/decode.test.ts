@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTaint, MAINLINE_FLAG_COUNT, resolveFlag, TAINT_FLAGS } from '../../lib/index.js';
+import { decodeTaint, formatTaint, MAINLINE_FLAG_COUNT, parseTaint, resolveFlag, TAINT_FLAGS } from '../../lib/index.js';
 
 describe('decodeTaint', () => {
   it('decodes a clean kernel', () => {
@@ -53,6 +53,16 @@ describe('decodeTaint', () => {
       );
     },
   );
+
+  it('rejects an unknown profile with a typed error', () => {
+    for (const call of [
+      () => decodeTaint(1, { profile: 'windows' as never }),
+      () => formatTaint(1, { profile: 'windows' as never }),
+      () => parseTaint('Tainted: P', { profile: 'windows' as never }),
+    ]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }));
+    }
+  });
 
   it('rejects values of the wrong type with a typed error', () => {
     expect(() => decodeTaint({} as never)).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }));
