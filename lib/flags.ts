@@ -87,7 +87,8 @@ const tables = new Map<ResolvedProfile, ProfileTable>(PROFILE_IDS.map((id) => [i
 /** The decoding table of a concrete profile. */
 export function profileTable(id: ResolvedProfile): ProfileTable {
   const t = tables.get(id);
-  if (!t) throw invalidArg(`unknown taint profile ${JSON.stringify(id)}: expected one of ${PROFILE_IDS.join(', ')}, auto`);
+  if (!t)
+    throw invalidArg(`unknown taint profile ${JSON.stringify(id)}: expected one of ${PROFILE_IDS.join(', ')}, auto`);
   return t;
 }
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTaint, formatTaint, MAINLINE_FLAG_COUNT, parseTaint, resolveFlag, TAINT_FLAGS } from '../../lib/index.js';
+import {
+  decodeTaint,
+  formatTaint,
+  MAINLINE_FLAG_COUNT,
+  parseTaint,
+  resolveFlag,
+  TAINT_FLAGS,
+} from '../../lib/index.js';
 
 describe('decodeTaint', () => {
   it('decodes a clean kernel', () => {
