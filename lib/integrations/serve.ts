@@ -115,14 +115,25 @@ const COMMON_HEADERS: Record<string, string> = {
 
 const ROUTES = new Set(['/', '/health', '/metrics', '/events', '/state']);
 
-function plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+/** Answers with a whole body; for HEAD the headers only (same Content-Length). */
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  text: string,
+  opts: { head?: boolean; extra?: Record<string, string> } = {},
+): void {
   res.writeHead(status, {
     ...COMMON_HEADERS,
-    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Type': type,
     'Content-Length': String(Buffer.byteLength(text)),
-    ...extra,
+    ...opts.extra,
   });
-  res.end(text);
+  res.end(opts.head ? undefined : text);
+}
+
+function plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+  send(res, status, 'text/plain; charset=utf-8', text, { extra });
 }
 
 /**
@@ -224,48 +235,30 @@ export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> 
     switch (pathname) {
       case '/': {
         const html = renderTaintPanelHtml({ title, eventsUrl: '/events', initial: feed.snapshot() });
-        res.writeHead(200, {
-          ...COMMON_HEADERS,
-          'Content-Type': 'text/html; charset=utf-8',
-          'Content-Length': String(Buffer.byteLength(html)),
-          'Content-Security-Policy': PANEL_CSP,
-          'Cross-Origin-Opener-Policy': 'same-origin',
-          'X-Frame-Options': 'DENY',
+        send(res, 200, 'text/html; charset=utf-8', html, {
+          head,
+          extra: {
+            'Content-Security-Policy': PANEL_CSP,
+            'Cross-Origin-Opener-Policy': 'same-origin',
+            'X-Frame-Options': 'DENY',
+          },
         });
-        res.end(head ? undefined : html);
         return;
       }
       case '/health': {
         const body = health.check();
-        const text = JSON.stringify(body);
-        res.writeHead(healthStatusCode(body.status), {
-          ...COMMON_HEADERS,
-          'Content-Type': HEALTH_CONTENT_TYPE,
-          'Content-Length': String(Buffer.byteLength(text)),
-        });
-        res.end(head ? undefined : text);
+        send(res, healthStatusCode(body.status), HEALTH_CONTENT_TYPE, JSON.stringify(body), { head });
         return;
       }
       case '/metrics': {
         const text = formatPrometheus(
           taintMetricFamilies(source.current ?? null, counter.counts(), { profile: opts.profile }),
         );
-        res.writeHead(200, {
-          ...COMMON_HEADERS,
-          'Content-Type': PROMETHEUS_CONTENT_TYPE,
-          'Content-Length': String(Buffer.byteLength(text)),
-        });
-        res.end(head ? undefined : text);
+        send(res, 200, PROMETHEUS_CONTENT_TYPE, text, { head });
         return;
       }
       case '/state': {
-        const text = JSON.stringify(feed.snapshot());
-        res.writeHead(200, {
-          ...COMMON_HEADERS,
-          'Content-Type': 'application/json; charset=utf-8',
-          'Content-Length': String(Buffer.byteLength(text)),
-        });
-        res.end(head ? undefined : text);
+        send(res, 200, 'application/json; charset=utf-8', JSON.stringify(feed.snapshot()), { head });
         return;
       }
       case '/events': {
