@@ -60,6 +60,7 @@ interface EventRow {
   added: string | null;
   trigger: string | null;
   latencyMs: number | null;
+  afterReturnMs: number | null;
   note?: string;
 }
 interface KernelReport {
@@ -294,6 +295,7 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
         added: e.added ?? null,
         trigger: e.trigger ?? null,
         latencyMs: e.latencyMs ?? null,
+        afterReturnMs: e.afterReturnMs ?? null,
         note: e.timeout ? `timeout ${e.waitedMs}ms` : undefined,
       });
     }
@@ -349,7 +351,7 @@ function table(): string {
     );
     for (const e of r.events)
       lines.push(
-        `  event  ${e.cause.padEnd(16)} added=${String(e.added).padEnd(4)} trigger=${String(e.trigger).padEnd(10)} latency=${e.latencyMs === null ? '-' : `${e.latencyMs}ms`}${e.note ? ` ${e.note}` : ''}`,
+        `  event  ${e.cause.padEnd(16)} added=${String(e.added).padEnd(4)} trigger=${String(e.trigger).padEnd(10)} latency=${e.latencyMs === null ? '-' : `${e.latencyMs}ms`}${e.afterReturnMs === null ? '' : ` (${e.afterReturnMs}ms after it returned)`}${e.note ? ` ${e.note}` : ''}`,
       );
     for (const n of r.notes) lines.push(`  note   ${n}`);
     for (const c of r.checks.filter((c) => !c.ok).slice(0, 10))

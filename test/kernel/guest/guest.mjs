@@ -147,6 +147,10 @@ async function main() {
     } catch (e) {
       actionResult = errInfo(e);
     }
+    // The action is synchronous (insmod, a write): JS can only see the event
+    // once it returned, so latency is reported both from the start of the
+    // action and from its return.
+    const tReturn = now();
     const after = readFileValue();
     const r = { t: 'node-event', cause, expectLetters, before, after, action: actionResult };
     if (!watcher) {
@@ -168,6 +172,7 @@ async function main() {
       current: numberOf(ev.current),
       previous: numberOf(ev.previous),
       latencyMs: Math.round((at - t0) * 10) / 10,
+      afterReturnMs: Math.round((at - tReturn) * 10) / 10,
       extraEvents: got.length - 1,
     });
   }
