@@ -160,24 +160,17 @@ export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> 
       ...(opts.interval !== undefined ? { interval: opts.interval } : {}),
       profile: opts.profile ?? 'auto',
     });
-  const feed = new TaintPanelFeed({
+  // What the panel feed and the health check both judge the state with.
+  const judging = {
     source,
     ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.baselineFile ? { baselineFile: opts.baselineFile } : {}),
     ...(opts.bootIdPath ? { bootIdPath: opts.bootIdPath } : {}),
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.readModules ? { readModules: opts.readModules } : {}),
-    historySize: opts.historySize ?? 100,
-  });
-  const health = createHealthCheck({
-    source,
-    ...(opts.policy ? { policy: opts.policy } : {}),
-    ...(opts.baselineFile ? { baselineFile: opts.baselineFile } : {}),
-    ...(opts.bootIdPath ? { bootIdPath: opts.bootIdPath } : {}),
-    ...(opts.readModules ? { readModules: opts.readModules } : {}),
-    ...(opts.path ? { path: opts.path } : {}),
-    ...(opts.profile ? { profile: opts.profile } : {}),
-  });
+  };
+  const feed = new TaintPanelFeed({ ...judging, historySize: opts.historySize ?? 100 });
+  const health = createHealthCheck({ ...judging, ...(opts.path ? { path: opts.path } : {}) });
   const counter = new TaintChangeCounter(source);
   const maxClients = opts.maxClients ?? 1000;
   const clients = new Set<ServerResponse>();
