@@ -2,8 +2,8 @@
 // (native/watch_loop.h). The thread does the waiting, reading and comparing;
 // this side turns values into states, applies the filter and emits.
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { type NativeBinding, type NativeSysError, type NativeTrigger, native } from './binding.js';
+import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
 import { invalidArg, systemError, TaintValueError } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
@@ -109,11 +109,7 @@ function release(b: WatchBinding): void {
 let bootIdCache: string | null | undefined;
 function bootId(): string | null {
   if (bootIdCache === undefined) {
-    try {
-      bootIdCache = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
-    } catch {
-      bootIdCache = null;
-    }
+    bootIdCache = readBootId();
   }
   return bootIdCache;
 }
