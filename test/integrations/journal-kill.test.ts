@@ -22,6 +22,10 @@ interface Run {
   stdout: string;
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** ms from the spawn to the writer's `open` line (NaN when it never came). */
+  startup: number;
+  /** ms from the `open` line to the exit (NaN when it never came). */
+  writing: number;
 }
 
 /**
@@ -31,6 +35,8 @@ interface Run {
  */
 function runWriter(dir: string, kill: { afterOpen: number } | { afterSpawn: number } | null): Promise<Run> {
   return new Promise((resolve, reject) => {
+    const spawned = performance.now();
+    let opened = Number.NaN;
     const child = spawn(process.execPath, [WRITER, dir, String(BOOTS)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -41,6 +47,7 @@ function runWriter(dir: string, kill: { afterOpen: number } | { afterSpawn: numb
     if (kill && 'afterSpawn' in kill) arm(kill.afterSpawn);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
+      if (Number.isNaN(opened) && stdout.startsWith('open ')) opened = performance.now();
       if (kill && 'afterOpen' in kill && stdout.startsWith('open ')) arm(kill.afterOpen);
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -54,16 +61,28 @@ function runWriter(dir: string, kill: { afterOpen: number } | { afterSpawn: numb
       if (timer) clearTimeout(timer);
       clearTimeout(guard);
       if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`writer failed (${code}): ${stderr}`));
-      else resolve({ stdout, code, signal });
+      else resolve({ stdout, code, signal, startup: opened - spawned, writing: performance.now() - opened });
     });
   });
 }
 
 describe.skipIf(!existsSync(DIST))('journal under kill -9 (needs dist/: npm run build:ts)', () => {
   it('never loses or duplicates a record', { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, 'tainted'), '0');
-    writeFileSync(join(dir, 'boot_id'), `${bootName(0)}\n`);
+    const world = () => {
+      const d = tempDir();
+      writeFileSync(join(d, 'tainted'), '0');
+      writeFileSync(join(d, 'boot_id'), `${bootName(0)}\n`);
+      return d;
+    };
+    // Kill windows scale with this machine's speed: one undisturbed run says how
+    // long the whole world takes to write, and a mid-write kill lands within
+    // 1/25 of that after the open, so that about 50 kills would be needed to
+    // finish: the loop reaches KILLS with the world unfinished on a fast disk
+    // and a slow one alike.
+    const calibration = await runWriter(world(), null);
+    expect(calibration.stdout).toContain('done');
+    const window = Math.max(5, calibration.writing / 25);
+    const dir = world();
     const committed = new Map<number, string>();
     let kills = 0;
     let midWrite = 0;
@@ -85,8 +104,8 @@ describe.skipIf(!existsSync(DIST))('journal under kill -9 (needs dist/: npm run 
       const r = await runWriter(
         dir,
         Math.random() < 0.25
-          ? { afterSpawn: Math.floor(Math.random() * 700) }
-          : { afterOpen: Math.floor(Math.random() * 120) },
+          ? { afterSpawn: Math.floor(Math.random() * (calibration.startup + window)) }
+          : { afterOpen: Math.floor(Math.random() * window) },
       );
       if (r.signal === 'SIGKILL') kills++;
       // Killed after the journal was open: in the middle of the write loop.
