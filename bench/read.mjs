@@ -16,8 +16,11 @@ const { readTaintValue, readTaint } = require('../dist/index.cjs');
 const addon = require('node-gyp-build')(join(here, '..'));
 
 const PATH = process.env.KT_BENCH_PATH ?? '/proc/sys/kernel/tainted';
-const N = Number(process.env.KT_BENCH_N ?? 1_000_000);
-const ROUNDS = 5;
+// Many short rounds rather than a few long ones: this VM shares its host, whose
+// load drifts over seconds, and a drift that lands on one contender's long
+// round skews its median. Short rounds in a shuffled order spread it evenly.
+const N = Number(process.env.KT_BENCH_N ?? 200_000);
+const ROUNDS = Number(process.env.KT_BENCH_ROUNDS ?? 25);
 
 function cLoop() {
   const out = join(here, '.build');
@@ -53,13 +56,22 @@ const rows = {
   'readTaint()': [],
   'fs.readFileSync + parseInt': [],
 };
-// Interleave rounds so that machine noise hits every contender alike.
+const contenders = [
+  ['C pread loop (baseline)', () => c()],
+  ['C++ pread loop inside this Node process', () => addon._benchRead(inProcess, N)],
+  ['readTaintValue()', () => timeSync(() => readTaintValue(), N)],
+  ['readTaint()', () => timeSync(() => readTaint({ profile: 'mainline' }), N / 5)],
+  ['fs.readFileSync + parseInt', () => timeSync(() => Number.parseInt(readFileSync(PATH, 'utf8'), 10), N / 20)],
+];
+// Interleave rounds, each in a fresh random order, so that machine noise hits
+// every contender alike.
 for (let r = 0; r < ROUNDS; r++) {
-  rows['C pread loop (baseline)'].push(c());
-  rows['C++ pread loop inside this Node process'].push(addon._benchRead(inProcess, N));
-  rows['readTaintValue()'].push(timeSync(() => readTaintValue(), N));
-  rows['readTaint()'].push(timeSync(() => readTaint({ profile: 'mainline' }), N / 5));
-  rows['fs.readFileSync + parseInt'].push(timeSync(() => Number.parseInt(readFileSync(PATH, 'utf8'), 10), N / 20));
+  const order = [...contenders];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  for (const [name, run] of order) rows[name].push(run());
 }
 const asyncNs = await timeAsync(async () => Number.parseInt(await readFile(PATH, 'utf8'), 10), 20_000);
 
