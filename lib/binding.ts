@@ -20,7 +20,7 @@ export interface NativeSysError {
 export interface NativeBinding {
   /** Opens a kept descriptor; returns a small integer handle. */
   openReader(path: string): number | NativeSysError;
-  /** One pread + strict parse on a kept descriptor. */
+  /** One pread + strict parse on a kept descriptor. Ignores `this`, so it may be called unbound. */
   readValue(handle: number): number | NativeSysError;
   closeReader(handle: number): void;
   /** The native parser, for tests. */

@@ -21,7 +21,10 @@ export interface ReadOptions {
 // program that reads many temp files does not run out of descriptors.
 const MAX_KEPT = 16;
 const handles = new Map<string, number>();
-let fast: { binding: NativeBinding; handle: number } | null = null;
+// The hot path of readTaintValue(): the addon's readValue (a plain Node-API
+// function that ignores `this`) and the handle of the default sysctl.
+let fastRead: NativeBinding['readValue'] | null = null;
+let fastHandle = -1;
 
 function toError(e: NativeSysError): Error {
   if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
@@ -69,8 +72,8 @@ function handleFor(path: string): number {
  */
 export function readTaintValue(opts?: ReadOptions): number {
   // Hot path: the default sysctl through a handle opened on first use.
-  if (opts?.path === undefined && fast !== null) {
-    const v = fast.binding.readValue(fast.handle);
+  if (fastRead !== null && opts?.path === undefined) {
+    const v = fastRead(fastHandle);
     if (typeof v === 'number') return v;
   }
   const path = opts?.path ?? TAINT_PATH;
@@ -79,14 +82,17 @@ export function readTaintValue(opts?: ReadOptions): number {
   const h = handleFor(path);
   const v = b.readValue(h);
   if (typeof v === 'number') {
-    if (path === TAINT_PATH) fast = { binding: b, handle: h };
+    if (path === TAINT_PATH) {
+      fastRead = b.readValue;
+      fastHandle = h;
+    }
     return v;
   }
   // A descriptor can go stale (the file was replaced or removed): drop it so
   // the next call opens the path again.
   b.closeReader(h);
   handles.delete(path);
-  if (path === TAINT_PATH) fast = null;
+  if (path === TAINT_PATH) fastRead = null;
   throw toError(v);
 }
 
@@ -94,7 +100,7 @@ export function readTaintValue(opts?: ReadOptions): number {
 export function closeReaders(): void {
   for (const h of handles.values()) native().closeReader(h);
   handles.clear();
-  fast = null;
+  fastRead = null;
 }
 
 export interface ReadTaintOptions extends ReadOptions {
