@@ -10,10 +10,12 @@ export const VERBOSE_SINCE = '6.11.0';
 /**
  * Until the buffer was sized for the longest line, the kernel built the verbose
  * line in `static char buf[sizeof(taint_flags)]`: 16 bytes per flag on 64-bit,
- * so the text is cut at 16 * count - 1 characters (303 with 19 flags). Kernels
- * from VERBOSE_WHOLE_SINCE print the whole line.
+ * so the text is cut at 16 * count - 1 characters: 303 with 19 flags (6.11-6.14),
+ * 319 with 20 (6.15-7.0). Kernels from VERBOSE_WHOLE_SINCE print the whole line.
+ * Measured on Debian kernels booted in QEMU: 6.12, 6.16, 6.17, 6.18, 6.19 and 7.0
+ * cut the line; 7.1, 7.2 and 7.3 print it whole.
  */
-export const VERBOSE_WHOLE_SINCE = '6.16.0';
+export const VERBOSE_WHOLE_SINCE = '7.1.0';
 const BYTES_PER_FLAG = 16;
 
 export interface FormatOptions {

@@ -18,7 +18,7 @@ export interface TaintReport {
   readonly state: TaintState;
   /** Modules and their letters (module lines only). */
   readonly modules: readonly { name: string; letters: string }[];
-  /** The verbose line was cut short (6.12 and earlier cut it at 303 characters). */
+  /** The verbose line was cut short (6.11-7.0 cut it at 16 bytes per flag - 1: 303 or 319 characters). */
   readonly truncated: boolean;
 }
 
