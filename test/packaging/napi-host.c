@@ -307,6 +307,19 @@ napi_status napi_define_properties(napi_env env, napi_value object, size_t prope
   return napi_ok;
 }
 
+/* readValue, the reader's hot path, is a plain Node-API function the addon creates itself. */
+napi_status napi_create_function(napi_env env, const char* utf8name, size_t length, napi_callback cb, void* data,
+                                 napi_value* result) {
+  (void)env;
+  (void)utf8name;
+  (void)length;
+  napi_value fn = new_value(napi_function);
+  fn->cb = cb;
+  fn->data = data;
+  *result = fn;
+  return napi_ok;
+}
+
 napi_status napi_get_cb_info(napi_env env, napi_callback_info cbinfo, size_t* argc, napi_value* argv,
                              napi_value* this_arg, void** data) {
   (void)env;
@@ -369,6 +382,12 @@ napi_status napi_create_type_error(napi_env env, napi_value code, napi_value msg
 napi_status napi_throw(napi_env env, napi_value error) {
   env->pending = error;
   return napi_ok;
+}
+
+napi_status napi_throw_type_error(napi_env env, const char* code, const char* msg) {
+  napi_value e;
+  make_error(code ? new_string(code, NAPI_AUTO_LENGTH) : NULL, new_string(msg, NAPI_AUTO_LENGTH), &e);
+  return napi_throw(env, e);
 }
 
 napi_status napi_is_exception_pending(napi_env env, bool* result) {
@@ -536,6 +555,16 @@ int main(int argc, char** argv) {
   double value = number_of(call(env, x, "readValue", h), "readValue");
   double expected = strtod(argv[3], NULL);
   if (value != expected) fail("readValue returned the wrong value");
+  /* An unknown handle is a TypeError, never a read of some other descriptor. */
+  napi_value read_fn = get_prop(x, "readValue");
+  if (read_fn != NULL && read_fn->type == napi_function) {
+    napi_value bogus;
+    napi_create_double(env, 9999, &bogus);
+    struct napi_callback_info__ bogus_info = {x, 1, &bogus, read_fn->data};
+    read_fn->cb(env, &bogus_info);
+    if (env->pending == NULL) fail("readValue(9999) did not throw");
+    env->pending = NULL;
+  }
 
   napi_value missing = call(env, x, "openReader", new_string("/nonexistent/kernel-taint", NAPI_AUTO_LENGTH));
   napi_value err_no = missing->type == napi_object ? get_prop(missing, "errno") : NULL;
