@@ -3,7 +3,11 @@
 # real-kernel end-to-end tests, plus the bookworm 6.1 headers + kbuild so that the
 # out-of-tree test modules can be built with this machine's gcc-12.
 #
-# Usage: scripts/kernel/fetch-kernels.sh [bookworm] [trixie] [sid]     (default: all three)
+# Usage: scripts/kernel/fetch-kernels.sh [bookworm] [trixie] [sid] [bpo-X.Y ...]   (default: the first three)
+#
+#   bpo-X.Y   the newest X.Y.* cloud kernel in trixie-backports (e.g. bpo-7.0), for the sweep of the
+#             releases between the three main series. Exit status 3 (and nothing cached) when
+#             trixie-backports holds no X.Y kernel (any more).
 #
 # Cache layout (idempotent; a series is only re-downloaded when apt resolves a newer package):
 #   .cache/kernels/<series>/vmlinuz       the kernel image
@@ -64,8 +68,14 @@ suites_for() {
 	bookworm) echo "M:bookworm M:bookworm-updates S:bookworm-security" ;;
 	trixie) echo "M:trixie M:trixie-updates S:trixie-security" ;;
 	sid) echo "M:sid" ;;
-	*) die "unknown series $1 (want bookworm, trixie or sid)" ;;
+	bpo-*) echo "M:trixie-backports" ;;
+	*) die "unknown series $1 (want bookworm, trixie, sid or bpo-X.Y)" ;;
 	esac
+}
+# bpo-X.Y -> X\.Y (for name patterns); dies on anything else.
+bpo_minor_re() {
+	[[ $1 =~ ^bpo-([0-9]+)\.([0-9]+)$ ]] || die "bad series $1 (want bpo-X.Y)"
+	echo "${BASH_REMATCH[1]}\\.${BASH_REMATCH[2]}"
 }
 # Fallback name patterns (used only if the linux-image-cloud-amd64 metapackage cannot be resolved).
 fallback_regex_for() {
@@ -73,6 +83,7 @@ fallback_regex_for() {
 	bookworm) echo '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' ;;
 	trixie) echo '^linux-image-6\.12\.[0-9]+.*-cloud-amd64-unsigned$' ;;
 	sid) echo '^linux-(binary-unsigned|binary|image)-[0-9][^ ]*-cloud-amd64(-unsigned)?$' ;;
+	bpo-*) echo "^linux-(binary|image)-$(bpo_minor_re "$1")\\.[0-9]+\\+deb13-cloud-amd64\$" ;;
 	esac
 }
 expected_prefix_for() {
@@ -80,6 +91,7 @@ expected_prefix_for() {
 	bookworm) echo '6.1.' ;;
 	trixie) echo '6.12.' ;;
 	sid) echo '' ;;
+	bpo-*) echo "${1#bpo-}." ;;
 	esac
 }
 
@@ -105,6 +117,8 @@ has_candidate() { local c; c=$(candidate "$1"); [[ -n $c && $c != "(none)" ]]; }
 
 setup_apt() { # $1 series
 	APTDIR=$CACHE/.apt/$1
+	# Every bpo-X.Y series reads the same trixie-backports lists.
+	[[ $1 == bpo-* ]] && APTDIR=$CACHE/.apt/bpo
 	mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial"
 	local list="" s
 	for s in $(suites_for "$1"); do
@@ -141,6 +155,22 @@ update_lists() { # $1 series
 # Resolve "<download package> <deb version> <image name stem>" for the newest cloud kernel.
 resolve() { # $1 series
 	local meta_ver dep rel pkg
+	if [[ $1 == bpo-* ]]; then
+		# Backports keep several X.Y releases side by side; the metapackage names only the newest.
+		# From 6.19 the image is in linux-binary-<release> and linux-image-<release> is a
+		# metapackage: prefer the package that holds the image.
+		pkg=$(papt_cache search --names-only "$(fallback_regex_for "$1")" 2>/dev/null | awk '{print $1}' |
+			sed -E 's/^linux-(image|binary)-//' | sort -uV | tail -n1 || true)
+		[[ -n $pkg ]] || return 3
+		rel=$pkg
+		for pkg in "linux-binary-$rel" "linux-image-$rel"; do
+			if has_candidate "$pkg"; then
+				echo "$pkg $(candidate "$pkg") $rel"
+				return 0
+			fi
+		done
+		return 3
+	fi
 	meta_ver=$(candidate linux-image-cloud-amd64)
 	if [[ -n $meta_ver && $meta_ver != "(none)" ]]; then
 		dep=$(papt_cache show "linux-image-cloud-amd64=$meta_ver" 2>/dev/null |
@@ -192,8 +222,13 @@ fetch_series() { # $1 series
 		die "$series: apt-get update failed and nothing is cached"
 	fi
 
-	local resolved pkg ver stem
-	resolved=$(resolve "$series") || die "$series: could not resolve a cloud kernel package"
+	local resolved pkg ver stem rc=0
+	resolved=$(resolve "$series") || rc=$?
+	if ((rc == 3)); then
+		log "$series: trixie-backports has no such kernel"
+		exit 3
+	fi
+	((rc == 0)) || die "$series: could not resolve a cloud kernel package"
 	read -r pkg ver stem <<<"$resolved"
 
 	local want_headers=0

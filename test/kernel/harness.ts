@@ -14,7 +14,16 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CACHE = process.env.KT_KERNEL_CACHE ?? join(REPO, '.cache/kernels');
 export const SCRIPTS = join(REPO, 'scripts/kernel');
 export const SERIES = ['bookworm', 'trixie', 'sid'] as const;
-export type Series = (typeof SERIES)[number];
+/**
+ * The sweep: the newest cloud kernel of each release between the main series that trixie-backports
+ * carries (Debian skipped 6.13-6.15). Shell-only boots, to check the position string and the
+ * verbose line of every release (the verbose line stopped being cut in 7.1). A release that the
+ * archive no longer carries is skipped with a note.
+ */
+export const SWEEP = ['bpo-6.16', 'bpo-6.17', 'bpo-6.18', 'bpo-6.19', 'bpo-7.0', 'bpo-7.1', 'bpo-7.3'] as const;
+export type MainSeries = (typeof SERIES)[number];
+export type Series = MainSeries | (typeof SWEEP)[number];
+export const isSweep = (s: Series): boolean => s.startsWith('bpo-');
 
 // ---- the kernel's own flag table (mainline order), used for computed expectations -------------
 export const LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
@@ -55,7 +64,10 @@ export function computedHeader(value: bigint, n: number): string {
   return s;
 }
 
-/** The 6.11+ verbose line; kernels before 6.16 cut it at 16 * n - 1 characters. */
+/**
+ * The 6.11+ verbose line; kernels before 7.1 cut it at 16 * n - 1 characters (measured: 303 on
+ * 6.12, 319 on 6.16-7.0, the whole line on 7.1, 7.2 and 7.3).
+ */
 export function computedVerbose(value: bigint, n: number, cutAt: number | null): string | null {
   const v = value & maskOf(n);
   if (v === 0n) return null;

@@ -1,18 +1,27 @@
 /**
  * Real-kernel end-to-end tests: boots the newest Debian cloud kernels (bookworm 6.1, trixie 6.12,
- * sid 7.x) under QEMU/TCG with a busybox initramfs and checks, on each:
+ * sid 7.x, and the sweep: each release from 6.16 to 7.3 that trixie-backports carries) under
+ * QEMU/TCG with a busybox initramfs and checks, on each:
  *  - the `Tainted:` header (and 6.11+ verbose line) the kernel prints after writing a value to
- *    /proc/sys/kernel/tainted equals the oracle row (test/fixtures/kernel-oracle.tsv);
+ *    /proc/sys/kernel/tainted equals the oracle row (test/fixtures/kernel-oracle.tsv), the flag
+ *    table's model, and what formatTaint(value, { kernel: release }) returns; parseTaint reads
+ *    both lines back to the value;
  *  - reading the value back gives the OR of everything written, bits >= the flag count ignored;
  *  - (6.1) the out-of-tree test modules set O+E, P and W;
  *  - (when the package is built) the package inside the guest reads, formats, parses, decodes
  *    and watches exactly what the live kernel does.
  * Needs: qemu-system-x86 busybox-static cpio (and apt access to the Debian mirrors on first run).
- * Env: KT_KERNELS=bookworm,trixie,sid  KT_JOBS=N  KT_FETCH_OFFLINE=1  KT_SKIP_NODE=1
+ * Env: KT_KERNELS=bookworm,trixie,sid,bpo-7.0  KT_SWEEP=0 (main series only)  KT_JOBS=N
+ *      KT_FETCH_OFFLINE=1  KT_SKIP_NODE=1
+ *      KT_SWEEP_FULL=1 (every oracle value on the sweep kernels, not one chain)
+ *      KT_CAPTURE_ORACLE=FILE (write every line the kernels printed as oracle rows, e.g. to refresh
+ *      test/fixtures/kernel-oracle-sweep.tsv)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatTaint, parseTaint, parseTaintLog } from '../../lib/index.js';
 import {
   type Boot,
   type BootResult,
@@ -22,6 +31,7 @@ import {
   defaultJobs,
   haveTool,
   headerFrom,
+  isSweep,
   type KtRecord,
   loadOracle,
   majorMinor,
@@ -29,17 +39,25 @@ import {
   type OracleKernel,
   oracleFor,
   planChains,
+  REPO,
   run,
   runPool,
   SCRIPTS,
   SERIES,
   type Series,
+  SWEEP,
   verboseFrom,
 } from './harness.js';
 
-const selected = (process.env.KT_KERNELS?.split(',').filter(Boolean) ?? [...SERIES]).filter((s): s is Series =>
-  (SERIES as readonly string[]).includes(s),
+const known: readonly string[] = [...SERIES, ...SWEEP];
+const defaults: Series[] = process.env.KT_SWEEP === '0' ? [...SERIES] : [...SERIES, ...SWEEP];
+const selected = (process.env.KT_KERNELS?.split(',').filter(Boolean) ?? defaults).filter((s): s is Series =>
+  known.includes(s),
 );
+/** Sweep releases the archive no longer carries (fetch-kernels.sh exit 3): skipped with a note. */
+const unavailable = new Set<Series>();
+/** Every line the kernels printed, as oracle rows (KT_CAPTURE_ORACLE). */
+const captured = new Map<string, string>();
 const missing = ['qemu-system-x86_64', 'busybox', 'cpio', 'dpkg-deb'].filter((t) => !haveTool(t));
 const skipReason =
   process.platform !== 'linux'
@@ -83,16 +101,34 @@ function releaseOf(series: Series): string {
   return readFileSync(join(CACHE, series, 'release'), 'utf8').trim();
 }
 
+/** Flags a mainline release defines from 6.0 on (J, bit 19, came in 6.15). */
+function flagCountOf(release: string): number {
+  const [maj, min] = majorMinor(release).split('.').map(Number);
+  return maj > 6 || (maj === 6 && min >= 15) ? 20 : 19;
+}
+
 function plan(series: Series): Boot[] {
+  if (unavailable.has(series)) return [];
   const release = releaseOf(series);
   const found = oracleFor(oracle, release);
-  const n = found?.o.flagCount ?? 20;
+  const n = isSweep(series) ? flagCountOf(release) : (found?.o.flagCount ?? 20);
   const values = found ? [...found.o.header.keys()].map(BigInt) : [0n, 1n, 4097n, 12289n];
   const chains = planChains(values);
   // Bits at and above the flag count (and above 32) must be ignored; then every defined bit
   // (the longest header and verbose line: 6.12 cuts the latter at 303 characters).
   const hi = (1n << 40n) + (1n << 32n) - (1n << BigInt(n));
   chains[0].push(hi, maskOf(n));
+  if (isSweep(series)) {
+    // One chain (the first, with the longest lines) unless asked for every oracle value.
+    const sweep = process.env.KT_SWEEP_FULL === '1' ? chains : chains.slice(0, 1);
+    return sweep.map((c, i) => ({
+      series,
+      label: `sweep${i}`,
+      initrd: 'shell',
+      cmdline: ['kt.run=shell', `kt.values=${c.join(',')}`],
+      timeoutS: 90,
+    }));
+  }
   const boots: Boot[] = [];
   if (process.env.KT_SKIP_NODE !== '1') {
     const longest = [...chains].sort((a, b) => b.length - a.length)[0];
@@ -120,14 +156,18 @@ function plan(series: Series): Boot[] {
 
 function evaluate(series: Series, boots: BootResult[]): KernelReport {
   const release = releaseOf(series);
-  const found = oracleFor(oracle, release);
+  const [maj, min] = majorMinor(release).split('.').map(Number);
+  const since = (a: number, b: number) => maj > a || (maj === a && min >= b);
+  // The sweep kernels sit between the oracle's releases: the nearest older oracle kernel would
+  // not be the same text, so they are held to the model and the library only.
+  const found = isSweep(series) ? null : oracleFor(oracle, release);
   const o: OracleKernel | null = found?.o ?? null;
   const strict = found?.strict ?? false;
-  const n = o?.flagCount ?? 20;
+  const n = o?.flagCount ?? flagCountOf(release);
   const mask = maskOf(n);
-  const hasVerbose = (o?.verbose.size ?? 0) > 0;
-  const [maj, min] = majorMinor(release).split('.').map(Number);
-  const cutAt = maj < 6 || (maj === 6 && min < 16) ? 16 * n - 1 : null;
+  const hasVerbose = o ? o.verbose.size > 0 : since(6, 11);
+  // Measured: 6.11-7.0 build the verbose line in a 16-byte-per-flag buffer; 7.1 sizes it.
+  const cutAt = since(7, 1) ? null : 16 * n - 1;
   const checks: Check[] = [];
   const events: EventRow[] = [];
   const notes: string[] = [];
@@ -198,6 +238,7 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
   function checkHeader(tag: string, tainted: bigint, lines: string[]) {
     const header = headerFrom(lines, release);
     const verbose = verboseFrom(lines);
+    checkLibrary(tag, tainted, header, verbose);
     add('model', `${tag}: header for ${tainted}`, header === computedHeader(tainted, n), {
       got: header,
       want: computedHeader(tainted, n),
@@ -218,6 +259,49 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
       if (ok && !oracleSeen.has(key)) {
         oracleSeen.add(key);
         oracleMatched++;
+      }
+    }
+  }
+
+  // The library on the host against what this kernel printed: formatTaint for its release must
+  // give the same bytes, and parseTaint must read both lines back to the value.
+  function checkLibrary(tag: string, tainted: bigint, header: string | null, verbose: string | null) {
+    const value = Number(tainted);
+    const kernel = /^\d+\.\d+\.\d+/.exec(release)?.[0] ?? release;
+    if (header !== null) captured.set(`${kernel}\t${value}\theader`, header);
+    if (verbose !== null) captured.set(`${kernel}\t${value}\tverbose`, verbose);
+    const libHeader = formatTaint(value, { kernel: release, profile: 'mainline' });
+    add('lib', `${tag}: formatTaint(${value}) = kernel header`, libHeader === header, {
+      lib: libHeader,
+      kernel: header,
+    });
+    if (header !== null)
+      add(
+        'lib',
+        `${tag}: parseTaint(header) = ${value}`,
+        parseTaint(header)?.value === value,
+        parseTaint(header)?.value,
+      );
+    if (value !== 0 && hasVerbose) {
+      const libVerbose = formatTaint(value, { kernel: release, verbose: true, profile: 'mainline' });
+      add('lib', `${tag}: formatTaint(${value}, verbose) = kernel line`, libVerbose === verbose, {
+        lib: libVerbose,
+        kernel: verbose,
+      });
+      if (verbose !== null) {
+        const parsed = parseTaint(verbose)?.value ?? -1;
+        if (!parseTaintLog(verbose).some((r) => r.truncated)) {
+          add('lib', `${tag}: parseTaint(verbose) = ${value}`, parsed === value, { parsed, verbose });
+        } else {
+          // A cut line loses the flags past the cut: what it shows must be in the value, and
+          // the header printed with it completes it.
+          add('lib', `${tag}: parseTaint(cut verbose) within ${value}`, parsed >= 0 && (parsed & ~value) >>> 0 === 0, {
+            parsed,
+            verbose,
+          });
+          const both = parseTaint(`${header}\n${verbose}`)?.value;
+          add('lib', `${tag}: parseTaint(header + cut verbose) = ${value}`, both === value, { both, header, verbose });
+        }
       }
     }
   }
@@ -322,7 +406,7 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
   return {
     series,
     release,
-    oracle: o ? `${o.kernel}${strict ? '' : ' (soft)'}` : 'none',
+    oracle: o ? `${o.kernel}${strict ? '' : ' (soft)'}` : isSweep(series) ? 'sweep' : 'none',
     boots,
     checks,
     events,
@@ -342,6 +426,7 @@ function table(): string {
   lines.push(
     `${'series'.padEnd(9)} ${'release'.padEnd(28)} ${'oracle'.padEnd(10)} ${'boots'.padStart(5)} ${'avg/max boot'.padStart(13)} ${'checks'.padStart(9)} ${'oracle rows'.padStart(11)}`,
   );
+  for (const s of unavailable) lines.push(`${s.padEnd(9)} not carried by trixie-backports any more: skipped`);
   for (const r of reports.values()) {
     const pass = r.checks.filter((c) => c.ok).length;
     const ms = r.boots.map((b) => b.ms);
@@ -369,7 +454,15 @@ const countOf = (series: Series, cat: string) =>
 
 describe.skipIf(skipReason !== null || selected.length === 0)('real kernels under QEMU', () => {
   beforeAll(async () => {
-    timings.fetchMs = run('bash', [join(SCRIPTS, 'fetch-kernels.sh'), ...selected]).ms;
+    const main = selected.filter((s) => !isSweep(s));
+    if (main.length) timings.fetchMs = run('bash', [join(SCRIPTS, 'fetch-kernels.sh'), ...main]).ms;
+    for (const s of selected.filter(isSweep)) {
+      const t0 = performance.now();
+      const r = spawnSync('bash', [join(SCRIPTS, 'fetch-kernels.sh'), s], { cwd: REPO, encoding: 'utf8' });
+      timings.fetchMs += performance.now() - t0;
+      if (r.status === 3) unavailable.add(s);
+      else if (r.status !== 0) throw new Error(`fetch-kernels.sh ${s} failed (${r.status}):\n${r.stdout}${r.stderr}`);
+    }
     if (selected.includes('bookworm'))
       timings.modulesMs = run('bash', [join(SCRIPTS, 'build-modules.sh'), 'bookworm']).ms;
     timings.initrdMs = run('bash', [join(SCRIPTS, 'build-initramfs.sh'), '--no-node']).ms;
@@ -386,7 +479,7 @@ describe.skipIf(skipReason !== null || selected.length === 0)('real kernels unde
     const results = await runPool(boots, outRoot, timings.jobs);
     timings.bootsMs = performance.now() - t0;
     timings.boots = results.length;
-    for (const s of selected)
+    for (const s of selected.filter((x) => !unavailable.has(x)))
       reports.set(
         s,
         evaluate(
@@ -397,6 +490,18 @@ describe.skipIf(skipReason !== null || selected.length === 0)('real kernels unde
   });
 
   afterAll(() => {
+    if (process.env.KT_CAPTURE_ORACLE && captured.size > 0) {
+      const rows = [...captured].map(([k, text]) => `${k}\t${text}`);
+      const order = (r: string) => r.split('\t').slice(0, 3);
+      rows.sort((a, b) => {
+        const [ka, va, ta] = order(a);
+        const [kb, vb, tb] = order(b);
+        return ka.localeCompare(kb, 'en', { numeric: true }) || Number(va) - Number(vb) || ta.localeCompare(tb);
+      });
+      const head =
+        '# kernel\tvalue\tkind\texact text the kernel printed (Debian cloud kernels booted in QEMU by npm run test:kernel with KT_CAPTURE_ORACLE; value written to /proc/sys/kernel/tainted, then a sysrq-l backtrace header read from the console)';
+      writeFileSync(process.env.KT_CAPTURE_ORACLE, `${head}\n${rows.join('\n')}\n`);
+    }
     if (reports.size === 0) return;
     const text = table();
     console.log(`\n${text}\n`);
@@ -406,33 +511,52 @@ describe.skipIf(skipReason !== null || selected.length === 0)('real kernels unde
   });
 
   describe.each(selected)('%s', (series) => {
-    it('boots every guest and gets complete KT output', () => {
+    // A sweep release the archive no longer carries: nothing was booted (the table says so).
+    const gate = (ctx: { skip: () => void }) => {
+      if (unavailable.has(series)) ctx.skip();
+    };
+    it('boots every guest and gets complete KT output', (ctx) => {
+      gate(ctx);
       expect(countOf(series, 'boot')).toBeGreaterThan(0);
       expect(failuresOf(series, 'boot')).toEqual([]);
     });
-    it('prints the oracle Tainted: header (and 6.11+ verbose line) for every oracle value', () => {
-      const r = reports.get(series);
-      expect(countOf(series, 'oracle')).toBeGreaterThan(0);
-      expect(failuresOf(series, 'oracle')).toEqual([]);
-      if (r?.oracle && !r.oracle.includes('soft')) expect(r.oracleMatched).toBe(r.oracleRows);
-    });
-    it('reads back the OR of all writes, ignoring bits >= the flag count', () => {
+    it.skipIf(isSweep(series))(
+      'prints the oracle Tainted: header (and 6.11+ verbose line) for every oracle value',
+      (ctx) => {
+        gate(ctx);
+        const r = reports.get(series);
+        expect(countOf(series, 'oracle')).toBeGreaterThan(0);
+        expect(failuresOf(series, 'oracle')).toEqual([]);
+        if (r?.oracle && !r.oracle.includes('soft')) expect(r.oracleMatched).toBe(r.oracleRows);
+      },
+    );
+    it('reads back the OR of all writes, ignoring bits >= the flag count', (ctx) => {
+      gate(ctx);
       expect(countOf(series, 'readback')).toBeGreaterThan(0);
       expect(failuresOf(series, 'readback')).toEqual([]);
     });
-    it('prints headers consistent with the flag table for every value seen', () => {
+    it('prints headers consistent with the flag table for every value seen', (ctx) => {
+      gate(ctx);
       expect(failuresOf(series, 'model')).toEqual([]);
     });
-    it.skipIf(series !== 'bookworm')('out-of-tree modules set O+E, P and W', () => {
+    it('formatTaint for this release gives the same bytes, and parseTaint reads them back', (ctx) => {
+      gate(ctx);
+      expect(countOf(series, 'lib')).toBeGreaterThan(0);
+      expect(failuresOf(series, 'lib')).toEqual([]);
+    });
+    it.skipIf(series !== 'bookworm')('out-of-tree modules set O+E, P and W', (ctx) => {
+      gate(ctx);
       expect(countOf(series, 'modules')).toBeGreaterThan(0);
       expect(failuresOf(series, 'modules')).toEqual([]);
     });
     it('the package inside the guest agrees with the live kernel', (ctx) => {
+      gate(ctx);
       const r = reports.get(series);
       if (!r || r.notes.some((n) => n.startsWith('node guest skipped'))) ctx.skip();
       expect(failuresOf(series, 'node')).toEqual([]);
     });
     it('watchTaint reports every change (trigger + latency in the table)', (ctx) => {
+      gate(ctx);
       if (countOf(series, 'watch') === 0) ctx.skip();
       expect(failuresOf(series, 'watch')).toEqual([]);
     });
