@@ -77,7 +77,8 @@ bpo_minor_re() {
 	[[ $1 =~ ^bpo-([0-9]+)\.([0-9]+)$ ]] || die "bad series $1 (want bpo-X.Y)"
 	echo "${BASH_REMATCH[1]}\\.${BASH_REMATCH[2]}"
 }
-# Fallback name patterns (used only if the linux-image-cloud-amd64 metapackage cannot be resolved).
+# Name patterns: for bpo-X.Y the way to find its kernel; for the main series a fallback, used only
+# if the linux-image-cloud-amd64 metapackage cannot be resolved.
 fallback_regex_for() {
 	case $1 in
 	bookworm) echo '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' ;;

@@ -101,17 +101,27 @@ function releaseOf(series: Series): string {
   return readFileSync(join(CACHE, series, 'release'), 'utf8').trim();
 }
 
-/** Flags a mainline release defines from 6.0 on (J, bit 19, came in 6.15). */
-function flagCountOf(release: string): number {
+/** Whether `release` is major.minor or newer. */
+function releaseAtLeast(release: string, major: number, minor: number): boolean {
   const [maj, min] = majorMinor(release).split('.').map(Number);
-  return maj > 6 || (maj === 6 && min >= 15) ? 20 : 19;
+  return maj > major || (maj === major && min >= minor);
+}
+
+/**
+ * Flags the kernel defines: the oracle's header width for a main series, else what mainline
+ * defines from 6.0 on (J, bit 19, came in 6.15). The sweep kernels sit between the oracle's
+ * releases, so the nearest older oracle kernel says nothing about them.
+ */
+function flagCountFor(series: Series, release: string): number {
+  const fromOracle = isSweep(series) ? undefined : oracleFor(oracle, release)?.o.flagCount;
+  return fromOracle ?? (releaseAtLeast(release, 6, 15) ? 20 : 19);
 }
 
 function plan(series: Series): Boot[] {
   if (unavailable.has(series)) return [];
   const release = releaseOf(series);
   const found = oracleFor(oracle, release);
-  const n = isSweep(series) ? flagCountOf(release) : (found?.o.flagCount ?? 20);
+  const n = flagCountFor(series, release);
   const values = found ? [...found.o.header.keys()].map(BigInt) : [0n, 1n, 4097n, 12289n];
   const chains = planChains(values);
   // Bits at and above the flag count (and above 32) must be ignored; then every defined bit
@@ -156,18 +166,15 @@ function plan(series: Series): Boot[] {
 
 function evaluate(series: Series, boots: BootResult[]): KernelReport {
   const release = releaseOf(series);
-  const [maj, min] = majorMinor(release).split('.').map(Number);
-  const since = (a: number, b: number) => maj > a || (maj === a && min >= b);
-  // The sweep kernels sit between the oracle's releases: the nearest older oracle kernel would
-  // not be the same text, so they are held to the model and the library only.
+  // The sweep kernels are held to the model and the library only (see flagCountFor).
   const found = isSweep(series) ? null : oracleFor(oracle, release);
   const o: OracleKernel | null = found?.o ?? null;
   const strict = found?.strict ?? false;
-  const n = o?.flagCount ?? flagCountOf(release);
+  const n = flagCountFor(series, release);
   const mask = maskOf(n);
-  const hasVerbose = o ? o.verbose.size > 0 : since(6, 11);
+  const hasVerbose = o ? o.verbose.size > 0 : releaseAtLeast(release, 6, 11);
   // Measured: 6.11-7.0 build the verbose line in a 16-byte-per-flag buffer; 7.1 sizes it.
-  const cutAt = since(7, 1) ? null : 16 * n - 1;
+  const cutAt = releaseAtLeast(release, 7, 1) ? null : 16 * n - 1;
   const checks: Check[] = [];
   const events: EventRow[] = [];
   const notes: string[] = [];
@@ -275,13 +282,10 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
       lib: libHeader,
       kernel: header,
     });
-    if (header !== null)
-      add(
-        'lib',
-        `${tag}: parseTaint(header) = ${value}`,
-        parseTaint(header)?.value === value,
-        parseTaint(header)?.value,
-      );
+    if (header !== null) {
+      const parsed = parseTaint(header)?.value;
+      add('lib', `${tag}: parseTaint(header) = ${value}`, parsed === value, parsed);
+    }
     if (value !== 0 && hasVerbose) {
       const libVerbose = formatTaint(value, { kernel: release, verbose: true, profile: 'mainline' });
       add('lib', `${tag}: formatTaint(${value}, verbose) = kernel line`, libVerbose === verbose, {
