@@ -16,6 +16,16 @@ export default defineConfig({
         },
       },
       {
+        // Real watch triggers and reads on temp files (inotify, rename, truncate races).
+        extends: true,
+        test: { name: 'native', include: ['test/native/**/*.test.ts'], testTimeout: 20_000 },
+      },
+      {
+        // Fault injection (#12): FIFOs, vanishing files, symlinks... each case bounded by a child timeout.
+        extends: true,
+        test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
         extends: true,
         test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'], testTimeout: 900_000, hookTimeout: 900_000 },
       },

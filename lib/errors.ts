@@ -4,6 +4,7 @@ import { getSystemErrorName } from 'node:util';
 export type KernelTaintErrorCode =
   | 'ERR_KERNEL_TAINT_UNSUPPORTED'
   | 'ERR_KERNEL_TAINT_INVALID_VALUE'
+  | 'ERR_KERNEL_TAINT_NOT_A_FILE'
   | 'ERR_KERNEL_TAINT_INVALID_ARG'
   | 'ERR_KERNEL_TAINT_UNKNOWN_FLAG'
   | 'ERR_KERNEL_TAINT_NO_VERBOSE'
@@ -33,6 +34,37 @@ export class TaintValueError extends KernelTaintError {
     this.name = 'TaintValueError';
     if (extra.path !== undefined) this.path = extra.path;
     if (extra.content !== undefined) this.content = extra.content;
+  }
+}
+
+/**
+ * The taint path names something other than a regular file (procfs and sysfs
+ * files are regular files): a FIFO, socket or device could block a read
+ * forever, so it is refused without reading. `fileType` names what it is.
+ */
+export class NotAFileError extends KernelTaintError {
+  readonly path: string;
+  readonly syscall: string;
+  readonly fileType: string;
+  constructor(path: string, fileType: string, syscall = 'open') {
+    super('ERR_KERNEL_TAINT_NOT_A_FILE', `${path} is a ${fileType}, not a regular file: refusing to read it`);
+    this.name = 'NotAFileError';
+    this.path = path;
+    this.syscall = syscall;
+    this.fileType = fileType;
+  }
+}
+
+/**
+ * An operation ended by its `AbortSignal`. Shaped like Node's own AbortError:
+ * `code` is the string `'ABORT_ERR'` (a DOMException's numeric `code` 20 is
+ * not), and the signal's reason is the `cause`.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
   }
 }
 

@@ -5,8 +5,10 @@
 export { isSupported, unsupportedReason } from './binding.js';
 export { decodeTaint, resolveFlag } from './decode.js';
 export {
+  AbortError,
   KernelTaintError,
   type KernelTaintErrorCode,
+  NotAFileError,
   type SystemError,
   TaintValueError,
   UnsupportedError,
@@ -135,7 +137,9 @@ export {
   type TaintChange,
   TaintWatcher,
   type TaintWatcherEvents,
+  type UnarmedTrigger,
   WATCH_TRIGGERS,
+  type WatchReadyInfo,
   type WatchTaintOptions,
   type WatchTrigger,
   watchTaint,

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type NativeBinding, type NativeSysError, native } from './binding.js';
 import { stateOf } from './decode.js';
-import { invalidArg, systemError, TaintValueError } from './errors.js';
+import { invalidArg, NotAFileError, systemError, TaintValueError } from './errors.js';
 import { profileTable } from './flags.js';
 import { profileForRelease } from './format.js';
 import type { FlagSelector, Profile, ResolvedProfile, TaintState } from './types.js';
@@ -26,28 +26,51 @@ const handles = new Map<string, number>();
 let fastRead: NativeBinding['readValue'] | null = null;
 let fastHandle = -1;
 
-function toError(e: NativeSysError): Error {
-  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
-  if (e.reason === 'invalid') {
-    return new TaintValueError(`${e.path} does not hold a decimal taint value: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      content: e.content,
-    });
+/**
+ * @internal The one mapping of a native failure to the error a caller sees
+ * (reader and watcher): a `TaintValueError` for content that is no taint
+ * value, a `NotAFileError` for a FIFO/socket/device, else a Node-style system
+ * error with `code`, `errno`, `syscall` and `path`.
+ */
+export function errorFromNative(e: NativeSysError): Error {
+  const content = { path: e.path, content: e.content ?? '' };
+  switch (e.reason) {
+    case 'empty':
+      return new TaintValueError(`${e.path} is empty`, content);
+    case 'invalid':
+      return new TaintValueError(
+        `${e.path} does not hold a decimal taint value: ${JSON.stringify(e.content)}`,
+        content,
+      );
+    case 'range':
+      return new TaintValueError(
+        `${e.path} holds a value that does not fit in 32 bits: ${JSON.stringify(e.content)}`,
+        content,
+      );
+    case 'long':
+      return new TaintValueError(
+        `${e.path} holds more than 32 bytes, which is no taint value: ${JSON.stringify(e.content)}...`,
+        content,
+      );
+    case 'type':
+      return new NotAFileError(e.path, e.content ?? 'special file', e.syscall || 'open');
+    default:
+      return systemError(e.errno, e.syscall, e.path || undefined);
   }
-  if (e.reason === 'range') {
-    return new TaintValueError(`${e.path} holds a value that does not fit in 32 bits: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      content: e.content,
-    });
-  }
-  return systemError(e.errno, e.syscall, e.path);
+}
+
+/** @internal Validates a file path option: a non-empty string without NUL bytes (a NUL would cut it short). */
+export function checkPath(path: unknown, name = 'path'): string {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArg(`${name} must be a non-empty string`);
+  if (path.includes('\0')) throw invalidArg(`${name} must not contain a NUL byte: ${JSON.stringify(path)}`);
+  return path;
 }
 
 function handleFor(path: string): number {
   const h = handles.get(path);
   if (h !== undefined) return h;
   const r = native().openReader(path);
-  if (typeof r !== 'number') throw toError(r);
+  if (typeof r !== 'number') throw errorFromNative(r);
   if (handles.size >= MAX_KEPT) {
     for (const [p, old] of handles) {
       if (p === TAINT_PATH) continue;
@@ -76,8 +99,7 @@ export function readTaintValue(opts?: ReadOptions): number {
     const v = fastRead(fastHandle);
     if (typeof v === 'number') return v;
   }
-  const path = opts?.path ?? TAINT_PATH;
-  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
+  const path = opts?.path === undefined ? TAINT_PATH : checkPath(opts.path);
   const b = native();
   const h = handleFor(path);
   const v = b.readValue(h);
@@ -88,12 +110,12 @@ export function readTaintValue(opts?: ReadOptions): number {
     }
     return v;
   }
-  // A descriptor can go stale (the file was replaced or removed): drop it so
-  // the next call opens the path again.
+  // The native reader re-opens a replaced file by itself; after a failure,
+  // drop the descriptor anyway so the next call starts from a fresh open.
   b.closeReader(h);
   handles.delete(path);
   if (path === TAINT_PATH) fastRead = null;
-  throw toError(v);
+  throw errorFromNative(v);
 }
 
 /** Closes every kept descriptor (they reopen on the next read). */
@@ -162,6 +184,8 @@ export function detectProfile(): ResolvedProfile {
  * if (t.tainted) console.log(`${t}`); // Tainted: [W]=WARN
  */
 export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
+  if (typeof opts !== 'object' || opts === null) throw invalidArg('readTaint options must be an object');
+  if (opts.charsPath !== undefined) checkPath(opts.charsPath, 'charsPath');
   const value = readTaintValue(opts);
   const profile = opts.profile === undefined || opts.profile === 'auto' ? detectProfile() : opts.profile;
   const state = stateOf(value, profileTable(profile));
