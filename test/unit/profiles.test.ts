@@ -61,7 +61,7 @@ describe('profiles', () => {
   it('is honoured case-insensitively by every API that takes a profile', () => {
     expect(decodeTaint(0x20000000, { profile: 'RHEL8' as never }).names).toEqual(['TECH_PREVIEW']);
     expect(formatTaint(1, { profile: 'Mainline' as never })).toBe(formatTaint(1, { profile: 'mainline' }));
-    expect(parseTaint('Tainted: G W', { profile: 'SUSE' as never }).profile).toBe('suse');
+    expect(parseTaint('Tainted: G W', { profile: 'SUSE' as never })?.profile).toBe('suse');
     const dir = tempDir();
     expect(
       readModuleTaints({ profile: 'MAINLINE' as never, _sysModuleDir: dir, _procModulesPath: `${dir}/x` }),
