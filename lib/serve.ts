@@ -16,6 +16,6 @@ export {
   PANEL_CSP,
   type ServeOptions,
   serveTaint,
-  type TaintServer,
+  TaintServer,
 } from './integrations/serve.js';
 export type { SourceChange, SourceChangeListener, TaintSource } from './integrations/source.js';
