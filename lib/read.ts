@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type NativeBinding, type NativeSysError, native } from './binding.js';
+import { type NativeBinding, native } from './binding.js';
 import { stateOf } from './decode.js';
-import { invalidArg, NotAFileError, systemError, TaintValueError } from './errors.js';
+import { fromNative, invalidArg } from './errors.js';
 import { profileTable } from './flags.js';
-import { profileForRelease } from './format.js';
-import type { FlagSelector, Profile, ResolvedProfile, TaintState } from './types.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import type { FlagSelector, Profile, TaintState } from './types.js';
+
+export { detectProfile };
 
 /** The sysctl every reader uses unless told otherwise. */
 export const TAINT_PATH = '/proc/sys/kernel/tainted';
@@ -26,39 +28,6 @@ const handles = new Map<string, number>();
 let fastRead: NativeBinding['readValue'] | null = null;
 let fastHandle = -1;
 
-/**
- * @internal The one mapping of a native failure to the error a caller sees
- * (reader and watcher): a `TaintValueError` for content that is no taint
- * value, a `NotAFileError` for a FIFO/socket/device, else a Node-style system
- * error with `code`, `errno`, `syscall` and `path`.
- */
-export function errorFromNative(e: NativeSysError): Error {
-  const content = { path: e.path, content: e.content ?? '' };
-  switch (e.reason) {
-    case 'empty':
-      return new TaintValueError(`${e.path} is empty`, content);
-    case 'invalid':
-      return new TaintValueError(
-        `${e.path} does not hold a decimal taint value: ${JSON.stringify(e.content)}`,
-        content,
-      );
-    case 'range':
-      return new TaintValueError(
-        `${e.path} holds a value that does not fit in 32 bits: ${JSON.stringify(e.content)}`,
-        content,
-      );
-    case 'long':
-      return new TaintValueError(
-        `${e.path} holds more than 32 bytes, which is no taint value: ${JSON.stringify(e.content)}...`,
-        content,
-      );
-    case 'type':
-      return new NotAFileError(e.path, e.content ?? 'special file', e.syscall || 'open');
-    default:
-      return systemError(e.errno, e.syscall, e.path || undefined);
-  }
-}
-
 /** @internal Validates a file path option: a non-empty string without NUL bytes (a NUL would cut it short). */
 export function checkPath(path: unknown, name = 'path'): string {
   if (typeof path !== 'string' || path.length === 0) throw invalidArg(`${name} must be a non-empty string`);
@@ -70,7 +39,7 @@ function handleFor(path: string): number {
   const h = handles.get(path);
   if (h !== undefined) return h;
   const r = native().openReader(path);
-  if (typeof r !== 'number') throw errorFromNative(r);
+  if (typeof r !== 'number') throw fromNative(r);
   if (handles.size >= MAX_KEPT) {
     for (const [p, old] of handles) {
       if (p === TAINT_PATH) continue;
@@ -115,7 +84,7 @@ export function readTaintValue(opts?: ReadOptions): number {
   b.closeReader(h);
   handles.delete(path);
   if (path === TAINT_PATH) fastRead = null;
-  throw errorFromNative(v);
+  throw fromNative(v);
 }
 
 /** Closes every kept descriptor (they reopen on the next read). */
@@ -156,24 +125,6 @@ function hasTaintedChars(): boolean {
   return taintedChars;
 }
 
-let autoProfile: ResolvedProfile | undefined;
-/** The profile of the running system: RHEL/SUSE from the kernel release or /etc/os-release, Peios from its sysctl. */
-export function detectProfile(): ResolvedProfile {
-  if (autoProfile) return autoProfile;
-  const release = readSmall('/proc/sys/kernel/osrelease')?.trim();
-  let p = profileForRelease(release);
-  if (p === 'mainline') {
-    const os = readSmall('/etc/os-release') ?? '';
-    const id = /^ID(?:_LIKE)?=.*$/gm;
-    const ids = (os.match(id) ?? []).join(' ').toLowerCase();
-    if (/peios/.test(ids)) p = 'peios';
-    else if (/suse|sles/.test(ids)) p = 'suse';
-    else if (readSmall(TAINTED_CHARS_PATH) !== null) p = 'peios';
-  }
-  autoProfile = p;
-  return p;
-}
-
 /**
  * Reads and decodes the taint value. Where the kernel exposes
  * `/proc/sys/kernel/tainted_chars` (Peios) it is read too, and a disagreement
@@ -187,7 +138,7 @@ export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
   if (typeof opts !== 'object' || opts === null) throw invalidArg('readTaint options must be an object');
   if (opts.charsPath !== undefined) checkPath(opts.charsPath, 'charsPath');
   const value = readTaintValue(opts);
-  const profile = opts.profile === undefined || opts.profile === 'auto' ? detectProfile() : opts.profile;
+  const profile = resolveProfile(opts.profile, detectProfile);
   const state = stateOf(value, profileTable(profile));
   const charsPath = opts.charsPath ?? (opts.path === undefined && hasTaintedChars() ? TAINTED_CHARS_PATH : undefined);
   const chars = charsPath ? readSmall(charsPath) : null;

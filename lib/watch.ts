@@ -12,10 +12,11 @@ import {
 } from './binding.js';
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
-import { AbortError, invalidArg } from './errors.js';
+import { AbortError, fromNative, invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
-import { checkPath, detectProfile, errorFromNative, TAINT_PATH } from './read.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import { checkPath, TAINT_PATH } from './read.js';
 import type { FlagSelector, Profile, ResolvedProfile, TaintFlag, TaintState } from './types.js';
 
 /** What can make the watcher re-read the taint value. */
@@ -129,6 +130,8 @@ export interface TaintWatcherEvents {
   change: [change: TaintChange];
   /** A read failed (path vanished, permission denied, not a taint value); Node-style `code`. Not repeated while the same error persists. */
   error: [error: Error];
+  /** A read succeeded again after an `'error'` (whether or not the value changed; a different value also emits `'change'`). */
+  recover: [];
   close: [];
 }
 
@@ -196,17 +199,7 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
       throw invalidArg(`unknown trigger ${JSON.stringify(t)}: expected one of ${WATCH_TRIGGERS.join(', ')}`);
     }
   }
-  let profile: ResolvedProfile;
-  if (opts.profile === undefined || opts.profile === 'auto') {
-    profile = detectProfile();
-  } else {
-    try {
-      profileTable(opts.profile);
-    } catch {
-      throw invalidArg(`unknown profile ${JSON.stringify(opts.profile)}`);
-    }
-    profile = opts.profile;
-  }
+  const profile: ResolvedProfile = resolveProfile(opts.profile, detectProfile);
   const table = profileTable(profile);
   let mask = 0xffff_ffff;
   if (opts.filter !== undefined) {
@@ -260,6 +253,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #refd = false;
   #closed = false;
   readonly #ready: WatchReadyInfo;
+  #error: Error | null = null;
   #closing: Promise<void> | undefined;
   readonly #onAbort = (): void => {
     void this.close();
@@ -281,7 +275,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       },
       (trigger, result, reported, causes) => this.#onNative(trigger, result, reported, causes),
     );
-    if (!('id' in r)) throw errorFromNative(r);
+    if (!('id' in r)) throw fromNative(r);
     this.#id = r.id;
     this.#triggers = Object.freeze([...r.triggers]);
     this.#ready = readyInfo(cfg, r.triggers, r.unarmed ?? []);
@@ -303,6 +297,16 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   /** The last value seen. */
   get current(): TaintState {
     return this.#current;
+  }
+
+  /** The file watched (the `path` option, default /proc/sys/kernel/tainted). */
+  get path(): string {
+    return this.#cfg.path;
+  }
+
+  /** The error of the last read, or `null` when the last read succeeded: `current` is then stale. */
+  get error(): Error | null {
+    return this.#error;
   }
 
   /** The triggers that are armed (the same list `'ready'` carries). */
@@ -466,8 +470,14 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   ): void {
     if (this.#closed) return;
     if (typeof result !== 'number') {
-      this.emit('error', errorFromNative(result));
+      this.#error = fromNative(result);
+      this.emit('error', this.#error);
       return;
+    }
+    if (this.#error !== null) {
+      this.#error = null;
+      this.emit('recover');
+      if (this.#closed) return;
     }
     const previous = this.#current;
     const current = stateOf(result, this.#table);
@@ -493,7 +503,7 @@ function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: 
     const error =
       u.reason === 'unused'
         ? invalidArg(`trigger '${u.trigger}' is unused: ${u.content ?? ''}`)
-        : errorFromNative({ ...u, path: u.path ?? '' });
+        : fromNative({ ...u, path: u.path ?? '' });
     const code = (error as Error & { code?: string }).code ?? 'ERR_KERNEL_TAINT_UNSUPPORTED';
     return Object.freeze({ trigger: u.trigger, code, message: error.message, error });
   });

@@ -118,7 +118,8 @@ struct WatchLoop::Watch {
   bool pending_ok = true;
   uint32_t pending_value = 0;
   SysError pending_err;
-  uint32_t delivered = 0;  // the value JS has
+  uint32_t delivered = 0;         // the value JS has
+  bool error_delivered = false;  // JS last heard of an error
   // Per source (index of sources_): the attribution count this watch took
   // last, and the cause that goes with its next reported change.
   struct Cause {
@@ -784,8 +785,11 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
   if (!ok && !(w.failing && SameError(w.last_err, err)) && DeferEmptyLocked(w, err, trigger)) return;
   w.empty_since = w.retry_due = 0;
   if (ok) {
+    // After a reported error the value goes to JS even when unchanged: it
+    // says the reads work again (the watcher's 'recover').
+    const bool recovered = w.failing;
     w.failing = false;
-    if (value == w.last) return;  // the common case: nothing for JS
+    if (value == w.last && !recovered) return;  // the common case: nothing for JS
     w.last = value;
     w.pending_ok = true;
     w.pending_value = value;
@@ -893,7 +897,10 @@ void WatchLoop::Deliver(Napi::Env env) {
       w.pending = false;
       Item item{id, w.pending_trigger, w.pending_ok, false, w.pending_value, w.pending_err, {}};
       if (w.pending_ok) {
-        if (w.pending_value == w.delivered) continue;  // coalesced back to what JS has
+        // Coalesced back to what JS has: nothing to say, unless JS last heard
+        // of an error (then the value says the reads work again).
+        if (w.pending_value == w.delivered && !w.error_delivered) continue;
+        w.error_delivered = false;
         // Reported when bits inside the filter appeared or any bit dropped;
         // otherwise JS only updates its current value, and the causes wait
         // for the next reported change.
@@ -910,6 +917,8 @@ void WatchLoop::Deliver(Napi::Env env) {
             c.has = false;
           }
         }
+      } else {
+        w.error_delivered = true;
       }
       items.push_back(std::move(item));
     }
