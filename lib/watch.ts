@@ -5,10 +5,11 @@ import { EventEmitter } from 'node:events';
 import { type NativeBinding, type NativeSysError, type NativeTrigger, native } from './binding.js';
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
-import { invalidArg, systemError, TaintValueError } from './errors.js';
+import { fromNative, invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
-import { detectProfile, TAINT_PATH } from './read.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import { TAINT_PATH } from './read.js';
 import type { FlagSelector, Profile, ResolvedProfile, TaintFlag, TaintState } from './types.js';
 
 /** What can make the watcher re-read the taint value. */
@@ -86,6 +87,8 @@ export interface TaintWatcherEvents {
   change: [change: TaintChange];
   /** A read failed (path vanished, permission denied, not a taint value); Node-style `code`. Not repeated while the same error persists. */
   error: [error: Error];
+  /** A read succeeded again after an `'error'` (whether or not the value changed; a different value also emits `'change'`). */
+  recover: [];
   close: [];
 }
 
@@ -112,18 +115,6 @@ function bootId(): string | null {
     bootIdCache = readBootId();
   }
   return bootIdCache;
-}
-
-function nativeError(e: NativeSysError): Error {
-  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
-  if (e.reason !== undefined) {
-    const what = e.reason === 'range' ? 'a value that does not fit in 32 bits' : 'no decimal taint value';
-    return new TaintValueError(`${e.path} holds ${what}: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      content: e.content,
-    });
-  }
-  return systemError(e.errno, e.syscall, e.path || undefined);
 }
 
 /** @internal Resolved options. */
@@ -155,17 +146,7 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
       throw invalidArg(`unknown trigger ${JSON.stringify(t)}: expected one of ${WATCH_TRIGGERS.join(', ')}`);
     }
   }
-  let profile: ResolvedProfile;
-  if (opts.profile === undefined || opts.profile === 'auto') {
-    profile = detectProfile();
-  } else {
-    try {
-      profileTable(opts.profile);
-    } catch {
-      throw invalidArg(`unknown profile ${JSON.stringify(opts.profile)}`);
-    }
-    profile = opts.profile;
-  }
+  const profile: ResolvedProfile = resolveProfile(opts.profile, detectProfile);
   const table = profileTable(profile);
   let mask = 0xffff_ffff;
   if (opts.filter !== undefined) {
@@ -213,6 +194,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #seq = 0;
   #refd = false;
   #closed = false;
+  #error: Error | null = null;
   /** A kmsg line whose delivery emitted nothing (filtered, or back to the same value): goes with the next change. */
   #heldKmsg: string | null = null;
   #closing: Promise<void> | undefined;
@@ -230,7 +212,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       { path: cfg.path, triggers: cfg.triggers, interval: cfg.interval, counterPaths: cfg.counterPaths },
       (trigger, result, kmsg) => this.#onNative(trigger, result, kmsg),
     );
-    if (!('id' in r)) throw nativeError(r);
+    if (!('id' in r)) throw fromNative(r);
     this.#id = r.id;
     this.#triggers = Object.freeze([...r.triggers]);
     this.#current = stateOf(r.value, this.#table);
@@ -251,6 +233,16 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   /** The last value seen. */
   get current(): TaintState {
     return this.#current;
+  }
+
+  /** The file watched (the `path` option, default /proc/sys/kernel/tainted). */
+  get path(): string {
+    return this.#cfg.path;
+  }
+
+  /** The error of the last read, or `null` when the last read succeeded: `current` is then stale. */
+  get error(): Error | null {
+    return this.#error;
   }
 
   /** The triggers that are armed (the same list `'ready'` carries). */
@@ -394,8 +386,14 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #onNative(trigger: NativeTrigger, result: number | NativeSysError, kmsg: string | null): void {
     if (this.#closed) return;
     if (typeof result !== 'number') {
-      this.emit('error', nativeError(result));
+      this.#error = fromNative(result);
+      this.emit('error', this.#error);
       return;
+    }
+    if (this.#error !== null) {
+      this.#error = null;
+      this.emit('recover');
+      if (this.#closed) return;
     }
     // The latest line since the previous 'change', even if a delivery in between emitted nothing.
     const line = kmsg ?? this.#heldKmsg;
