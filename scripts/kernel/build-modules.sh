@@ -91,19 +91,8 @@ build_bookworm() {
 }
 
 # ---- trixie / trixie-backports: a cached trixie chroot with gcc-14 -------------------------------
-detect_mirror() { # $1 = regex the URI must match (read-only look at the system's apt sources)
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-		[[ -r $f ]] || continue
-		grep -hoE '(https?://[^ ]+)' "$f" 2>/dev/null || true
-	done | grep -E "$1" | head -n1
-}
-MIRROR=${KT_DEBIAN_MIRROR:-$(detect_mirror '/debian/?$')}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SECMIRROR=${KT_DEBIAN_SECURITY_MIRROR:-$(detect_mirror '/debian-security/?$')}
-SECMIRROR=${SECMIRROR:-http://deb.debian.org/debian-security}
-MIRROR=${MIRROR%/}
-SECMIRROR=${SECMIRROR%/}
+# shellcheck source=mirrors.sh
+source "$here/mirrors.sh"
 ROOT=$CACHE/chroot/trixie
 CHROOT_PKGS=gcc-14,make,libc6-dev,libelf-dev,bc,kmod,ca-certificates
 
