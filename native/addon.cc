@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "flock.h"
 #include "reader.h"
 #include "sys_error.h"
 #include "watch_loop.h"
@@ -37,6 +38,7 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
     NAPI_THROW_IF_FAILED_VOID(
         env, napi_create_function(env, "readValue", NAPI_AUTO_LENGTH, &KernelTaintAddon::ReadValue, this, &read_value));
     exports.Set("readValue", Napi::Value(env, read_value));
+    exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   }
 
  private:
