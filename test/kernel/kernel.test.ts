@@ -376,7 +376,13 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
         [x?.actor ?? e.actor].every((a) => a?.kind === 'process' && a.pid === u?.pid && a.comm === 'sh'),
         { evidenceActor: x?.actor ?? null, changeActor: e.actor ?? null },
       );
-      pend(['attribution', 'evidence'], 'attrib-watchpoint', 'U: cause user-write', x?.cause?.kind === 'user-write', x?.cause ?? null);
+      pend(
+        ['attribution', 'evidence'],
+        'attrib-watchpoint',
+        'U: cause user-write',
+        x?.cause?.kind === 'user-write',
+        x?.cause ?? null,
+      );
     });
 
     // insmod kt_prop: P (O E), by insmod.
@@ -590,22 +596,19 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
     const first = (r.events as KtRecord[]).find((e) => String(e.added ?? '').includes(letters[0]));
     if (first) more(first);
     else add(c, `${r.name}: a change adding ${letters[0]}`, false, r.events);
-    events.push({
-      cause: `${r.name} (auto)`,
-      added: first?.added ?? null,
-      trigger: first?.trigger ?? null,
-      latencyMs: null,
-      afterReturnMs: first?.afterReturnMs ?? null,
-    });
     const off = (r.off as KtRecord[] | undefined)?.find((e) => String(e.added ?? '').includes(letters[0]));
-    events.push({
-      cause: `${r.name} (off)`,
-      added: off?.added ?? null,
-      trigger: off?.trigger ?? null,
-      latencyMs: null,
-      afterReturnMs: off?.afterReturnMs ?? null,
-      note: off ? undefined : 'not seen by the attribution:off watcher',
-    });
+    for (const [mode, e] of [
+      ['auto', first],
+      ['off', off],
+    ] as const)
+      events.push({
+        cause: `${r.name} (${mode})`,
+        added: e?.added ?? null,
+        trigger: e?.trigger ?? null,
+        latencyMs: null,
+        afterReturnMs: e?.afterReturnMs ?? null,
+        note: e ? undefined : `not seen by the attribution:${mode} watcher`,
+      });
   }
 
   /** Latency samples (child writes, one per bit) with and without attribution: medians per trigger. */
