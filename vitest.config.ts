@@ -20,6 +20,11 @@ export default defineConfig({
         test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'], testTimeout: 900_000, hookTimeout: 900_000 },
       },
       {
+        // Real Prometheus, Alertmanager and promtool; node-problem-detector's plugin contract; manifests.
+        extends: true,
+        test: { name: 'fleet', include: ['test/fleet/**/*.test.ts'], testTimeout: 90_000, hookTimeout: 90_000 },
+      },
+      {
         // npm pack + install into a fresh project, prebuilds under qemu: minutes, not seconds.
         extends: true,
         test: {
