@@ -5,10 +5,11 @@
 // Loopback only, ports picked at runtime, every process group killed and
 // every temp dir removed in afterAll, whatever happened.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { CLI, freePort, getJson, type Proc, ROOT, start, stopAll, tempDir, waitFor, which } from './procs.js';
 
 const RULES = join(ROOT, 'deploy', 'prometheus', 'kernel-taint.rules.yml');
@@ -80,25 +81,14 @@ describe('Prometheus + Alertmanager scraping kernel-taint serve', () => {
         '',
       ].join('\n'),
     );
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  evaluation_interval: 1s',
-        'rule_files:',
-        `  - ${RULES}`,
-        'alerting:',
-        '  alertmanagers:',
-        '    - static_configs:',
-        `        - targets: ['127.0.0.1:${amPort}']`,
-        'scrape_configs:',
-        '  - job_name: kernel-taint',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${servePort}']`,
-        '',
-      ].join('\n'),
-    );
+    // The shipped deploy/prometheus/prometheus.yml, pointed at the servers of this test, every 1 s.
+    const config = parse(readFileSync(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8'));
+    config.global = { scrape_interval: '1s', evaluation_interval: '1s' };
+    config.rule_files = [RULES];
+    config.alerting.alertmanagers[0].static_configs[0].targets = [`127.0.0.1:${amPort}`];
+    const job = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'kernel-taint');
+    job.static_configs = [{ targets: [`127.0.0.1:${servePort}`] }];
+    writeFileSync(join(dir, 'prometheus.yml'), stringify(config));
     const serve = start('kernel-taint serve', process.execPath, [
       CLI,
       'serve',
@@ -211,5 +201,26 @@ describe('Prometheus + Alertmanager scraping kernel-taint serve', () => {
     console.log(
       `fleet e2e: write -> W=1 in Prometheus ${tGauge.toFixed(0)} ms, -> alerts firing ${tFiring.toFixed(0)} ms, -> delivered by Alertmanager ${tDelivered.toFixed(0)} ms`,
     );
+  }, 60_000);
+  it('rates flags by category unless the scrape config re-rated them (O: none in prometheus.yml)', async () => {
+    writeFileSync(taint, `${512 | 4096 | 8192}\n`); // W, plus O (re-rated none) and E (integrity: warning)
+    const warnings = await waitFor(
+      'KernelTaintWarning firing for E',
+      async () => {
+        const alerts = (await getJson<PromAlerts>(`${prom}/api/v1/alerts`)).data.alerts;
+        const w = alerts.filter((a) => a.labels.alertname === 'KernelTaintWarning' && a.state === 'firing');
+        return w.length ? w : undefined;
+      },
+      { procs },
+    );
+    expect(warnings.map((a) => a.labels.flag)).toEqual(['E']);
+    // O is set and carries the severity the scrape config gave it.
+    const o = await query('instance_flag:node_kernel_tainted:severity{flag="O"}');
+    expect(o.map((s) => s.metric.severity)).toEqual(['none']);
+    const newFlags = (await getJson<PromAlerts>(`${prom}/api/v1/alerts`)).data.alerts
+      .filter((a) => a.labels.alertname === 'KernelTaintNewFlag')
+      .map((a) => a.labels.flag)
+      .sort();
+    expect(newFlags).toEqual(['E', 'O', 'W']);
   }, 60_000);
 });
