@@ -75,7 +75,8 @@ export function formatNpd(
  * formatNpdError(err).message; // 'UNKNOWN: ENOENT: cannot read /proc/sys/kernel/tainted ...'
  */
 export function formatNpdError(err: Error & { code?: string }, opts: { maxBytes?: number } = {}): NpdResult {
-  const code = err.code ? `${err.code}: ` : '';
+  // Node's system errors already start with their code (`ENOENT: no such file...`).
+  const code = err.code && !err.message.startsWith(err.code) ? `${err.code}: ` : '';
   return {
     exitCode: NPD_EXIT.unknown,
     message: npdMessage(`UNKNOWN: ${code}${err.message}`, opts.maxBytes),

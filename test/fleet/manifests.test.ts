@@ -2,12 +2,12 @@
 // server for discovery (it fails with "couldn't get current server API group
 // list" without one), so the manifests are parsed and held to checks written
 // here, and the DaemonSet's own command line is run against this CLI.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseTaintPolicy } from '../../lib/integrations/policy.js';
-import { CLI, freePort, ROOT, start, stopAll, tempDir, waitFor } from './procs.js';
+import { ROOT, stopAll } from './procs.js';
 
 const DIR = join(ROOT, 'deploy', 'kubernetes');
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field below

@@ -100,5 +100,7 @@ describe('formatNpdError', () => {
     expectNpdLine(r.message);
     expect(r.message.startsWith('UNKNOWN: ENOENT: cannot read /nonexistent/')).toBe(true);
     expect(formatNpdError(new Error('plain')).message).toBe('UNKNOWN: plain');
+    const sys = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), { code: 'ENOENT' });
+    expect(formatNpdError(sys).message).toBe("UNKNOWN: ENOENT: no such file or directory, open '/x'");
   });
 });
