@@ -446,3 +446,50 @@ export function explainTaint(opts: ExplainTaintOptions = {}): TaintExplanation {
   }
   return { state, bits, limits };
 }
+
+/** @internal What the watcher knows about a change, for its evidence. */
+export interface ChangeContext {
+  readonly initial: boolean;
+  /** The change's kmsg line (`TaintChange.kmsg`). */
+  readonly kmsg: string | null;
+  readonly time: Date;
+  /** The log to read (`null`: the watched file is not the running kernel's, or the caller opted out). */
+  readonly kmsgPath: string | null;
+  readonly sysModuleDir?: string;
+  readonly procModulesPath?: string;
+}
+
+/**
+ * @internal One evidence per added flag of a watcher's change. The initial
+ * report is explained like `explainTaint()` (the log from its start, the
+ * modules). A later change takes the first log record for each new bit, else
+ * the kmsg line that preceded the change, else the loaded modules; `since` is
+ * the log time when a record was found, else the time the watcher saw it.
+ */
+export function changeEvidence(added: readonly TaintFlag[], table: ProfileTable, ctx: ChangeContext): TaintEvidence[] {
+  if (added.length === 0) return [];
+  const { bits } = explainFlags(added, table, {
+    kmsgPath: ctx.kmsgPath,
+    ...(ctx.sysModuleDir !== undefined ? { sysModuleDir: ctx.sysModuleDir } : {}),
+    ...(ctx.procModulesPath !== undefined ? { procModulesPath: ctx.procModulesPath } : {}),
+  });
+  // Set before the watcher started: nothing explained it, the watcher saw it at start (time unknown).
+  if (ctx.initial) return bits.map((b) => (b.cause === null ? { ...b, source: 'watch' } : b));
+  const line = ctx.kmsg === null ? null : kmsgLineCause(ctx.kmsg);
+  const sinceBoot = Number(process.hrtime.bigint() / 1000n) / 1e6;
+  return bits.map((b): TaintEvidence => {
+    if (b.source === 'kmsg' && b.cause !== null) return b;
+    if (line?.flags.includes(b.flag.name)) {
+      return {
+        flag: b.flag,
+        since: ctx.time,
+        sinceBoot,
+        cause: { ...line.cause },
+        actor: line.actor ? { ...line.actor } : null,
+        source: 'watch',
+      };
+    }
+    if (b.cause !== null) return { ...b, since: b.since ?? ctx.time, sinceBoot: b.sinceBoot ?? sinceBoot };
+    return { ...b, since: ctx.time, sinceBoot, source: 'watch' };
+  });
+}

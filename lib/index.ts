@@ -11,6 +11,7 @@ export {
   TaintValueError,
   UnsupportedError,
 } from './errors.js';
+export { type ExplainTaintOptions, explainTaint, KMSG_PATH } from './explain.js';
 export { MAINLINE_FLAG_COUNT, PROFILE_IDS, TAINT_FLAGS } from './flags.js';
 export { type FormatOptions, formatTaint, profileForRelease } from './format.js';
 export {
@@ -107,6 +108,14 @@ export {
 } from './integrations/serve.js';
 export type { SourceChange, SourceChangeListener, TaintSource } from './integrations/source.js';
 export { type KernelVersion, parseKernelVersion } from './kernel-version.js';
+export {
+  type KmsgLineCause,
+  type KmsgRecord,
+  kmsgLineCause,
+  parseKmsgRecord,
+  parseWarnBanner,
+  type WarnBanner,
+} from './kmsg-cause.js';
 export { type ChangeModules, type ModuleTaint, type ReadModuleTaintsOptions, readModuleTaints } from './modules.js';
 export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
 export {
