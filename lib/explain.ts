@@ -8,8 +8,9 @@ import { invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { callerTid, type KmsgRecord, kmsgLineCause, parseKmsgRecord, parseTaskLine } from './kmsg-cause.js';
 import { type ModuleTaint, readModuleTaints } from './modules.js';
-import { detectProfile, readTaintValue, TAINT_PATH } from './read.js';
-import type { Profile, ResolvedProfile, TaintCause, TaintEvidence, TaintExplanation, TaintFlag } from './types.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import { readTaintValue, TAINT_PATH } from './read.js';
+import type { Profile, TaintCause, TaintEvidence, TaintExplanation, TaintFlag } from './types.js';
 
 /** The kernel log device. */
 export const KMSG_PATH = '/dev/kmsg';
@@ -353,12 +354,6 @@ function size(bytes: number): string {
   return bytes >= 1048576 ? `${Math.round(bytes / 1048576)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }
 
-function resolveProfile(profile: Profile | undefined): ResolvedProfile {
-  if (profile === undefined || profile === 'auto') return detectProfile();
-  profileTable(profile); // throws the coded error for an unknown name
-  return profile;
-}
-
 /** @internal Explains the given flags; shared by explainTaint, the watcher and the journal. */
 export function explainFlags(
   flags: readonly TaintFlag[],
@@ -432,7 +427,7 @@ export function explainTaint(opts: ExplainTaintOptions = {}): TaintExplanation {
   if (kmsgPath !== undefined && (typeof kmsgPath !== 'string' || kmsgPath.length === 0)) {
     throw invalidArg('kmsgPath must be a non-empty string');
   }
-  const table = profileTable(resolveProfile(opts.profile));
+  const table = profileTable(resolveProfile(opts.profile, detectProfile));
   const state = stateOf(readTaintValue(path === undefined ? undefined : { path }), table);
   const { bits, limits } = explainFlags(state.flags, table, {
     kmsgPath: kmsgPath ?? KMSG_PATH,

@@ -2,7 +2,10 @@ import { toTaintValue } from './decode.js';
 import { invalidArg, KernelTaintError } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
-import type { Profile, ResolvedProfile } from './types.js';
+import { profileForRelease, resolveProfile } from './profiles.js';
+import type { Profile } from './types.js';
+
+export { profileForRelease };
 
 /** First release that prints the verbose `Tainted: [X]=NAME` line. */
 export const VERBOSE_SINCE = '6.11.0';
@@ -25,16 +28,6 @@ export interface FormatOptions {
   verbose?: boolean;
   /** Flag table; `auto` (default) picks a vendor from the release (`.el8` → rhel8), else mainline. */
   profile?: Profile;
-}
-
-/** Picks the profile a release belongs to (RHEL by `.elN`, SUSE by its flavours), else mainline. */
-export function profileForRelease(release: string | undefined): ResolvedProfile {
-  if (release) {
-    for (const id of ['rhel6', 'rhel7', 'rhel8', 'rhel9', 'suse'] as const) {
-      if (profileTable(id).release?.test(release)) return id;
-    }
-  }
-  return 'mainline';
 }
 
 /** How many position chars a kernel prints: one per bit it defines. */
@@ -83,7 +76,7 @@ export function formatTaint(value: number | bigint | string, opts: FormatOptions
     version = parseKernelVersion(opts.kernel);
     if (!version) throw invalidArg(`not a kernel release: ${JSON.stringify(opts.kernel)}`);
   }
-  const profile = opts.profile === undefined || opts.profile === 'auto' ? profileForRelease(opts.kernel) : opts.profile;
+  const profile = resolveProfile(opts.profile, () => profileForRelease(opts.kernel));
   const table = profileTable(profile);
   const width = positionWidth(table, version);
   let mask = 0;

@@ -1,6 +1,6 @@
 import { resolveIn, stateOf } from './decode.js';
 import { type ProfileTable, profileTable } from './flags.js';
-import { profileForRelease } from './format.js';
+import { profileForRelease, resolveProfile } from './profiles.js';
 import type { Profile, TaintState } from './types.js';
 
 /** What kind of line a taint report came from. */
@@ -67,8 +67,7 @@ function lettersToValue(letters: Iterable<string>, table: ProfileTable): Letters
 }
 
 function pickTable(profile: Profile | undefined, release: string | null): ProfileTable {
-  if (profile !== undefined && profile !== 'auto') return profileTable(profile);
-  return profileTable(profileForRelease(release ?? undefined));
+  return profileTable(resolveProfile(profile, () => profileForRelease(release)));
 }
 
 function releaseAfter(text: string): string | null {
