@@ -1,35 +1,29 @@
 // The journal's actor and cause: bits set at open carry their evidence from the
 // kernel log (fixture rings from real console logs), later changes the
 // watcher's evidence or the change's kmsg line.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTaintJournal, readTaintJournal, type TaintJournal } from '../../lib/integrations/journal.js';
 import type { TaintEvidence } from '../../lib/types.js';
+import { bits, moduleTree } from '../helpers/modules.js';
 import { tempDir } from '../helpers/tmp.js';
 import { FakeSource, mainline } from './helpers.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
-const W = 1 << 9;
-const O = 1 << 12;
-const P = 1 << 0;
-const E = 1 << 13;
-const U = 1 << 6;
-
-const open: TaintJournal[] = [];
+const [P, U, W, O, E] = ['P', 'U', 'W', 'O', 'E'].map((l) => bits(l));
+const journals: TaintJournal[] = [];
 afterEach(async () => {
-  for (const j of open.splice(0)) await j.close();
+  await Promise.all(journals.splice(0).map((j) => j.close()));
 });
 
+/** A temp boot id, a module tree with kt_prop (POE), and a journal file. */
 function world() {
   const dir = tempDir();
   const bootIdPath = join(dir, 'boot_id');
   writeFileSync(bootIdPath, 'boot-1\n');
-  const sys = join(dir, 'sys-module');
-  mkdirSync(join(sys, 'kt_prop'), { recursive: true });
-  writeFileSync(join(sys, 'kt_prop', 'taint'), 'POE\n');
-  return { file: join(dir, 'taint.jsonl'), bootIdPath, sys };
+  return { file: join(dir, 'taint.jsonl'), bootIdPath, sys: moduleTree(dir, { kt_prop: 'POE' }) };
 }
 
 describe('journal actor and cause', () => {
@@ -42,7 +36,7 @@ describe('journal actor and cause', () => {
       _sysModuleDir: w.sys,
       kmsgPath: fixture('bookworm-6.1.kmsg'),
     });
-    open.push(j);
+    journals.push(j);
     const by = Object.fromEntries(readTaintJournal(w.file).records.map((r) => [r.letter, r]));
     expect(Object.keys(by).sort()).toEqual(['E', 'O', 'P', 'U', 'W']);
     for (const r of Object.values(by)) expect(r.observedAt).toBe('start');
@@ -60,7 +54,7 @@ describe('journal actor and cause', () => {
 
   it('without a log, start records of module bits still name the module', () => {
     const w = world();
-    open.push(
+    journals.push(
       openTaintJournal(w.file, { env: {}, state: mainline(P), bootIdPath: w.bootIdPath, _sysModuleDir: w.sys }),
     );
     const [r] = readTaintJournal(w.file).records;
@@ -71,7 +65,7 @@ describe('journal actor and cause', () => {
   it("a change: the watcher's evidence, else the kmsg line", () => {
     const w = world();
     const source = new FakeSource(0);
-    open.push(openTaintJournal(w.file, { env: {}, source, bootIdPath: w.bootIdPath, _sysModuleDir: w.sys }));
+    journals.push(openTaintJournal(w.file, { env: {}, source, bootIdPath: w.bootIdPath, _sysModuleDir: w.sys }));
     const line = 'WARNING: at f+0x1/0x2, CPU#3: kworker/3:1 (events)/91';
     source.set(W, 'kmsg', { kmsg: line });
     const ev: TaintEvidence = {

@@ -1,13 +1,9 @@
-// TaintChange.evidence: one entry per added bit, from the kernel log (fixture
-// rings built from real console logs), the change's kmsg line and the modules.
-// Fake binding: exact and timing-free.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
 import { tempDir } from '../helpers/fs.js';
+import { moduleTree } from '../helpers/modules.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 
@@ -32,15 +28,7 @@ beforeEach(() => {
 });
 afterEach(() => tmp.cleanup());
 
-function modules(entries: Record<string, string>): string {
-  const dir = join(tmp.dir, 'module');
-  mkdirSync(dir, { recursive: true });
-  for (const [name, taint] of Object.entries(entries)) {
-    mkdirSync(join(dir, name));
-    writeFileSync(join(dir, name, 'taint'), `${taint}\n`);
-  }
-  return dir;
-}
+const modules = (entries: Record<string, string>) => moduleTree(tmp.dir, entries);
 
 async function watch(initial: number, opts: Record<string, unknown>) {
   const b = new FakeBinding(initial);
