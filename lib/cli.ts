@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { decodeTaint } from './decode.js';
 import { PROFILE_IDS } from './flags.js';
 import { FLAG_OPTIONS, runCheck, runServe, runWatch, SUBCOMMAND_OPTIONS } from './integrations/commands.js';
-import { parseTaintLog, type TaintReport } from './parse.js';
+import { runParseCommand } from './parse-stream.js';
 import { readTaint } from './read.js';
 import type { Profile, TaintState } from './types.js';
 
@@ -50,6 +50,10 @@ interface Io {
   isTTY: boolean;
   env: NodeJS.ProcessEnv;
   stdin: () => Promise<string>;
+  /** The standard input as a stream (parse reads it line by line). */
+  stdinStream?: () => AsyncIterable<Uint8Array | string>;
+  /** Standard output as a stream, to wait for it to drain. */
+  stdout?: import('node:stream').Writable;
   /** Stops `watch` and `serve` (default: SIGINT/SIGTERM). */
   signal?: AbortSignal;
 }
@@ -64,6 +68,8 @@ const defaultIo = (): Io => ({
     for await (const c of process.stdin) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   },
+  stdinStream: () => process.stdin,
+  stdout: process.stdout,
 });
 
 class UsageError extends Error {}
@@ -166,18 +172,6 @@ function describe(state: TaintState, paint: Paint): string[] {
   return lines;
 }
 
-function reportLine(r: TaintReport): string {
-  const where = [r.release && `kernel ${r.release}`, r.comm && `comm ${r.comm}`].filter(Boolean).join(', ');
-  const what =
-    r.kind === 'modules' || r.kind === 'unloaded'
-      ? r.modules
-          .filter((m) => m.letters)
-          .map((m) => `${m.name}(${m.letters})`)
-          .join(' ')
-      : `${r.state}`;
-  return `line ${r.line} ${r.kind}${where ? ` (${where})` : ''}: ${what || 'no tainting modules'}`;
-}
-
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
   let args: Args;
@@ -211,26 +205,13 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
           { out: io.out, err: io.err, env: io.env, ...(io.signal ? { signal: io.signal } : {}) },
         );
       }
-      case 'parse': {
-        const file = args.positional[0];
-        const text = file === undefined || file === '-' ? await io.stdin() : readFileSync(file, 'utf8');
-        const reports = parseTaintLog(text, { profile: args.profile });
-        let current: TaintState | null = null;
-        try {
-          current = readTaint(args.path ? { path: args.path } : {});
-        } catch {
-          current = null;
-        }
-        if (args.json) {
-          io.out(JSON.stringify({ reports, current }));
-        } else {
-          if (reports.length === 0) io.out('No taint information found in the input.');
-          for (const r of reports) io.out(reportLine(r));
-          io.out(current ? `Now: ${current}` : 'Now: (this kernel cannot be read here)');
-        }
-        const last = reports.findLast((r) => r.kind === 'header' || r.kind === 'verbose' || r.kind === 'raw');
-        return last?.state.tainted ? 1 : 0;
-      }
+      case 'parse':
+        return await runParseCommand(
+          { file: args.positional[0], json: args.json, profile: args.profile, path: args.path },
+          io.stdinStream
+            ? { out: io.out, stdout: io.stdout, stdin: io.stdinStream }
+            : { out: io.out, stdout: io.stdout, stdinText: io.stdin },
+        );
       default: {
         const state = readTaint({ ...(args.path ? { path: args.path } : {}), profile: args.profile });
         if (args.json) io.out(JSON.stringify(state));

@@ -108,7 +108,20 @@ export {
 export type { SourceChange, SourceChangeListener, TaintSource } from './integrations/source.js';
 export { type KernelVersion, parseKernelVersion } from './kernel-version.js';
 export { type ChangeModules, type ModuleTaint, type ReadModuleTaintsOptions, readModuleTaints } from './modules.js';
-export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
+export {
+  decodeSupported,
+  type ParseOptions,
+  parseTaint,
+  parseTaintLog,
+  parseTaintStream,
+  severityOf,
+  TAINT_SEVERITIES,
+  type TaintLineKind,
+  type TaintLogSource,
+  type TaintReport,
+  type TaintSeverity,
+  TaintVerdict,
+} from './parse.js';
 export {
   closeReaders,
   detectProfile,

@@ -45,7 +45,9 @@ export function checkParseOptions(opts: unknown): ParseOptions {
   const profile = (opts as ParseOptions).profile;
   if (profile === undefined || profile === 'auto') return { profile };
   if (typeof profile !== 'string' || !(PROFILE_IDS as readonly string[]).includes(profile)) {
-    throw invalidArg(`unknown taint profile ${JSON.stringify(profile)}: expected one of ${PROFILE_IDS.join(', ')}, auto`);
+    throw invalidArg(
+      `unknown taint profile ${JSON.stringify(profile)}: expected one of ${PROFILE_IDS.join(', ')}, auto`,
+    );
   }
   return { profile };
 }
@@ -57,7 +59,15 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 /** ASCII whitespace, and the no-break and typographic spaces a web page turns spaces into. */
 const isSpace = (c: number): boolean =>
-  c === 32 || c === 9 || c === 13 || c === 11 || c === 12 || c === 0xa0 || (c >= 0x2000 && c <= 0x200b) || c === 0x202f || c === 0x3000;
+  c === 32 ||
+  c === 9 ||
+  c === 13 ||
+  c === 11 ||
+  c === 12 ||
+  c === 0xa0 ||
+  (c >= 0x2000 && c <= 0x200b) ||
+  c === 0x202f ||
+  c === 0x3000;
 /** A byte no kernel prints in a taint field: control chars, DEL, anything past ASCII. */
 const isGarbage = (c: number): boolean => !isSpace(c) && (c < 32 || c >= 127);
 
@@ -587,12 +597,23 @@ function lastShownBit(r: TaintReport): number {
   return r.state.flags.at(-1)?.bit ?? -1;
 }
 
-const SEVERITY = { informational: 1, unknown: 2, integrity: 3, hardware: 4, stability: 4 } as const;
+/** How bad a state is, worst last: `hardware` and `stability` flags are both `stability`. */
+export const TAINT_SEVERITIES = ['clean', 'informational', 'unknown', 'integrity', 'stability'] as const;
+export type TaintSeverity = (typeof TAINT_SEVERITIES)[number];
+
+/** The worst status a state reaches: clean < informational < unknown < integrity < stability/hardware. */
+export function severityOf(s: TaintState): TaintSeverity {
+  if (!s.tainted) return 'clean';
+  let n = s.unknownLetters.length > 0 || s.unknownValue ? 2 : 1;
+  for (const f of s.flags) {
+    const k = f.category === 'hardware' || f.category === 'stability' ? 4 : f.category === 'integrity' ? 3 : 2;
+    if (f.category !== 'informational') n = Math.max(n, k);
+  }
+  return TAINT_SEVERITIES[n];
+}
+
 function severity(s: TaintState): number {
-  if (!s.tainted) return 0;
-  let n: number = s.unknownLetters.length > 0 || s.unknownValue ? SEVERITY.unknown : SEVERITY.informational;
-  for (const f of s.flags) n = Math.max(n, SEVERITY[f.category]);
-  return n;
+  return TAINT_SEVERITIES.indexOf(severityOf(s));
 }
 
 // ---------------------------------------------------------------------------
@@ -676,7 +697,7 @@ function mayHoldTaint(line: string): boolean {
 
 async function* chunksOf(source: TaintLogSource): AsyncGenerator<string | Uint8Array> {
   if (typeof (source as unknown as ReadableStream).getReader === 'function' && !(Symbol.asyncIterator in source)) {
-    const reader = (source as ReadableStream<string | Uint8Array>).getReader();
+    const reader = (source as unknown as ReadableStream<string | Uint8Array>).getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -714,7 +735,10 @@ async function* streamReports(source: TaintLogSource, parser: TaintLineParser): 
     return parser.push(decoder.decode(buf.subarray(start, stop)), lineNo);
   };
   for await (const chunk of chunksOf(source)) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let pos = 0;
     const nl = buf.indexOf(10, 0);
     if (carry !== null) {
