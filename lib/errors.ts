@@ -86,3 +86,13 @@ export function systemError(errno: number, syscall: string, path?: string): Syst
 export function invalidArg(message: string): KernelTaintError {
   return new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', message);
 }
+
+/** A short description of a bad argument for messages: `42 (number)`, `null`, `an object`. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${String(v)} (${typeof v})`;
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}

@@ -111,3 +111,60 @@ export interface TaintStateJSON {
   flags: TaintFlag[];
   [extra: string]: unknown;
 }
+
+/** What the kernel and its log say about one set bit (`explainTaint()`, `TaintChange.evidence`). */
+export interface TaintExplanation {
+  state: TaintState;
+  bits: TaintEvidence[];
+  /** In plain words: what could not be known and why. */
+  limits: string[];
+}
+
+/** The evidence for one set bit. */
+export interface TaintEvidence {
+  flag: TaintFlag;
+  /** Wall-clock estimate (boot time + log timestamp); null when unknown. */
+  since: Date | null;
+  /** Seconds after boot, from the log record. */
+  sinceBoot: number | null;
+  cause: TaintCause | null;
+  /** null unless something recorded it; never guessed. */
+  actor: TaintActor | null;
+  source: 'kmsg' | 'modules' | 'watch' | 'journal' | 'built-in';
+}
+
+/** Why a bit was set. */
+export interface TaintCause {
+  kind:
+    | 'module'
+    | 'warning'
+    | 'oops'
+    | 'machine-check'
+    | 'bad-page'
+    | 'soft-lockup'
+    | 'user-write'
+    | 'firmware'
+    | 'built-in'
+    | 'other';
+  module?: { name: string; letters: string; license?: string; intree?: boolean; signed?: boolean };
+  /** 'mm/slub.c:123' or 'kt_warn_init+0x11/0x1000 [kt_warn]'. */
+  site?: string;
+  /** The kernel log line, record prefix stripped, ≤ 512 bytes. */
+  line?: string;
+}
+
+/**
+ * Who was running when the bit was set, as the kernel reported it.
+ * `kind`: `process` for bits a process asks for (U P O E …), `incidental` for
+ * W D B L (whatever task hit the WARN / oops / lockup), `hardware` / `boot`
+ * for M I S A.
+ */
+export interface TaintActor {
+  kind: 'process' | 'incidental' | 'hardware' | 'boot';
+  pid: number | null;
+  tid: number | null;
+  comm: string | null;
+  exe?: string | null;
+  uid?: number | null;
+  via: 'watchpoint' | 'tracepoint' | 'kmsg' | 'fanotify';
+}

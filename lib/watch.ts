@@ -86,6 +86,8 @@ export interface TaintWatcherEvents {
   change: [change: TaintChange];
   /** A read failed (path vanished, permission denied, not a taint value); Node-style `code`. Not repeated while the same error persists. */
   error: [error: Error];
+  /** A read succeeded again after an `'error'` (whether or not the value changed; a different value also emits `'change'`). */
+  recover: [];
   close: [];
 }
 
@@ -213,6 +215,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #seq = 0;
   #refd = false;
   #closed = false;
+  #error: Error | null = null;
   /** A kmsg line whose delivery emitted nothing (filtered, or back to the same value): goes with the next change. */
   #heldKmsg: string | null = null;
   #closing: Promise<void> | undefined;
@@ -251,6 +254,16 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   /** The last value seen. */
   get current(): TaintState {
     return this.#current;
+  }
+
+  /** The file watched (the `path` option, default /proc/sys/kernel/tainted). */
+  get path(): string {
+    return this.#cfg.path;
+  }
+
+  /** The error of the last read, or `null` when the last read succeeded: `current` is then stale. */
+  get error(): Error | null {
+    return this.#error;
   }
 
   /** The triggers that are armed (the same list `'ready'` carries). */
@@ -394,8 +407,14 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #onNative(trigger: NativeTrigger, result: number | NativeSysError, kmsg: string | null): void {
     if (this.#closed) return;
     if (typeof result !== 'number') {
-      this.emit('error', nativeError(result));
+      this.#error = nativeError(result);
+      this.emit('error', this.#error);
       return;
+    }
+    if (this.#error !== null) {
+      this.#error = null;
+      this.emit('recover');
+      if (this.#closed) return;
     }
     // The latest line since the previous 'change', even if a delivery in between emitted nothing.
     const line = kmsg ?? this.#heldKmsg;

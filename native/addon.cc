@@ -10,6 +10,7 @@
 
 #include "reader.h"
 #include "sys_error.h"
+#include "triggers/kmsg.h"
 #include "watch_loop.h"
 
 namespace kt {
@@ -22,6 +23,7 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
                              InstanceMethod("closeReader", &KernelTaintAddon::CloseReader),
                              InstanceMethod("parseText", &KernelTaintAddon::ParseText),
                              InstanceMethod("_benchRead", &KernelTaintAddon::BenchRead),
+                             InstanceMethod("_kmsgSignalsTaint", &KernelTaintAddon::KmsgSignalsTaint),
                              InstanceMethod("watchAdd", &KernelTaintAddon::WatchAdd),
                              InstanceMethod("watchRemove", &KernelTaintAddon::WatchRemove),
                              InstanceMethod("watchRef", &KernelTaintAddon::WatchRef),
@@ -151,6 +153,19 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
     SysError err;
     if (!ParseTaintText(s.data(), s.size(), &value, &err)) return SysErrorToObject(env, err);
     return Napi::Number::New(env, static_cast<double>(value));
+  }
+
+  // _kmsgSignalsTaint(string) -> boolean: the kmsg trigger's line matcher,
+  // exposed so tests hold it to the same kernel log lines as lib/kmsg-cause.ts
+  // without writing to /dev/kmsg.
+  Napi::Value KmsgSignalsTaint(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "_kmsgSignalsTaint: expected a string").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string s = info[0].As<Napi::String>().Utf8Value();
+    return Napi::Boolean::New(env, KmsgLineSignalsTaint(s.data(), s.size()));
   }
 
   // The watch thread of this environment (native/watch_loop.h). Destroyed with

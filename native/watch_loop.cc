@@ -677,8 +677,11 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
   uint32_t value = 0;
   SysError err;
   if (ReadFreshLocked(w, &value, &err)) {
+    // After a reported error the value goes to JS even when unchanged: it
+    // says the reads work again (the watcher's 'recover').
+    const bool recovered = w.failing;
     w.failing = false;
-    if (value == w.last) return;  // the common case: nothing for JS
+    if (value == w.last && !recovered) return;  // the common case: nothing for JS
     w.last = value;
     w.pending_ok = true;
     w.pending_value = value;

@@ -9,7 +9,7 @@ import { readBootId } from './boot.js';
 import { createHealthCheck, type HealthCheckOptions, type TaintHealthCheck } from './health.js';
 import type { PanelChange, PanelModule, PanelSnapshot } from './panel/types.js';
 import type { ModuleLetters, TaintPolicy } from './policy.js';
-import { changeTime, type SourceChange, type TaintSource } from './source.js';
+import { assertSource, changeTime, type SourceChange, SourceHealth, type TaintSource } from './source.js';
 
 /** Options of `createTaintPanelFeed`. */
 export interface PanelFeedOptions {
@@ -30,7 +30,7 @@ export interface PanelFeedOptions {
 export interface PanelFeedEvents {
   /** A change, then the snapshot after it. */
   change: [change: PanelChange, snapshot: PanelSnapshot];
-  /** The source reported an error (the snapshot then says so). */
+  /** The source reported an error or recovered from one (the snapshot then says so). */
   snapshot: [snapshot: PanelSnapshot];
 }
 
@@ -72,23 +72,24 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
   readonly #bootId: string | null;
   #history: PanelChange[] = [];
   #modules: { at: number; list: readonly ModuleLetters[] } | null = null;
-  #error: string | null = null;
+  readonly #health: SourceHealth;
   readonly #onChange = (c: SourceChange) => {
-    this.#error = null;
     this.#modules = null;
     const entry = toPanelChange(c);
     this.#history.unshift(entry);
     if (this.#history.length > this.#limit) this.#history.length = this.#limit;
     this.emit('change', entry, this.snapshot(false));
   };
-  readonly #onError = (e: Error & { code?: string }) => {
-    this.#error = `${e.message}${e.code ? ` (${e.code})` : ''}`;
+  readonly #onErrorOrRecover = () => {
     this.emit('snapshot', this.snapshot(false));
   };
 
   constructor(opts: PanelFeedOptions) {
     super();
+    assertSource(opts.source, 'createTaintPanelFeed: source');
     this.#source = opts.source;
+    // Before the check's own tracker: the feed's listeners run after it.
+    this.#health = new SourceHealth(opts.source);
     this.#limit = opts.historySize ?? 100;
     // A process never outlives its boot: read the id once.
     this.#bootId = readBootId(opts.bootIdPath);
@@ -100,11 +101,12 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
     if (opts.profile) hc.profile = opts.profile;
     this.#check = createHealthCheck(hc);
     opts.source.on('change', this.#onChange);
-    (opts.source as Partial<EventEmitter>).on?.('error', this.#onError);
+    (opts.source as Partial<EventEmitter>).on?.('error', this.#onErrorOrRecover);
+    (opts.source as Partial<EventEmitter>).on?.('recover', this.#onErrorOrRecover);
   }
 
   #moduleList(): readonly ModuleLetters[] {
-    const now = Date.now();
+    const now = performance.now();
     if (!this.#modules || now - this.#modules.at > MODULES_TTL_MS) {
       let list: readonly ModuleLetters[] = [];
       try {
@@ -130,14 +132,18 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
     const state: TaintState | null | undefined = c ? this.#source.current : null;
     const descriptions = new Map((state?.flags ?? []).map((f) => [f.bit, f.description]));
     const modules: PanelModule[] = this.#moduleList().map((m) => ({ name: m.name, letters: m.letters }));
-    const error = c ? this.#error : (body.output ?? this.#error);
+    const failure = this.#health.error as (Error & { code?: string }) | null;
+    const sourceError = failure ? `${failure.message}${failure.code ? ` (${failure.code})` : ''}` : null;
+    const error = c ? sourceError : (body.output ?? sourceError);
+    const since = this.#health.errorSince;
     const snap: PanelSnapshot = {
       time,
       value: state ? state.value : null,
       tainted: state ? state.tainted : false,
       letters: state ? state.letters : '',
       profile: state ? state.profile : null,
-      status: c ? c.status : 'unknown',
+      // A read error fails like /health does (503), unless the check says otherwise.
+      status: c ? c.status : body.status === 'fail' ? 'fail' : 'unknown',
       summary: state ? state.toString() : (error ?? 'unknown'),
       flags: (c?.reasons ?? []).map((r) => ({
         bit: r.bit,
@@ -152,6 +158,8 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
       modules,
       bootId: this.#bootId,
       error,
+      staleSince: since === null ? null : new Date(since).toISOString(),
+      staleMs: this.#health.staleMs(),
     };
     if (withHistory) snap.history = this.history();
     return snap;
@@ -160,7 +168,10 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
   /** Stops following the source. */
   close(): void {
     this.#source.off('change', this.#onChange);
-    (this.#source as Partial<EventEmitter>).off?.('error', this.#onError);
+    (this.#source as Partial<EventEmitter>).off?.('error', this.#onErrorOrRecover);
+    (this.#source as Partial<EventEmitter>).off?.('recover', this.#onErrorOrRecover);
+    this.#health.close();
+    this.#check.close();
   }
 }
 

@@ -3,7 +3,7 @@
 // Express, Fastify, Koa, @godaddy/terminus and lightship. No framework is a
 // dependency: each adapter follows that framework's handler signature.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { KernelTaintError } from '../errors.js';
+import { describeValue, KernelTaintError } from '../errors.js';
 import { readModuleTaints } from '../modules.js';
 import { readTaint } from '../read.js';
 import type { Profile, TaintState } from '../types.js';
@@ -17,7 +17,7 @@ import {
   type TaintPolicy,
   type TaintStatus,
 } from './policy.js';
-import type { TaintSource } from './source.js';
+import { assertSource, SourceHealth, type TaintSource } from './source.js';
 
 /** Media type of the draft. */
 export const HEALTH_CONTENT_TYPE = 'application/health+json';
@@ -75,8 +75,13 @@ export interface HealthCheckOptions {
   bootIdPath?: string;
   /** Where module letters come from, for `allow` rules with `modules` (default `readModuleTaints`). */
   readModules?: () => readonly ModuleLetters[];
-  /** Status when the taint cannot be read: default `warn` off Linux (unsupported), `fail` otherwise. */
-  onError?: TaintStatus;
+  /**
+   * What a failed read makes the check (a source in error, or a direct read that throws):
+   * `'fail'` (the default; 503), `'warn'` (200), or `'last'`: judge the last value read
+   * (with a source), saying in `output` that it is stale. Off Linux (unsupported) the
+   * default is `'warn'`.
+   */
+  onError?: HealthOnError;
   /** Copied into the response. */
   serviceId?: string;
   description?: string;
@@ -84,12 +89,54 @@ export interface HealthCheckOptions {
   releaseId?: string;
 }
 
+/** See `HealthCheckOptions.onError`. */
+export type HealthOnError = 'fail' | 'warn' | 'last';
+
+const ON_ERROR: readonly HealthOnError[] = ['fail', 'warn', 'last'];
+
 /** A reusable check: keeps its baseline and module cache between calls. */
 export interface TaintHealthCheck {
   /** Runs the check. */
   check(): HealthCheckResponse;
   /** Classification behind the last `check()` (null after a read error). */
   readonly last: TaintClassification | null;
+  /** Stops following the source's errors (the check keeps working on `current`). */
+  close(): void;
+}
+
+function badOption(name: string, want: string, got: unknown): KernelTaintError {
+  return new KernelTaintError(
+    'ERR_KERNEL_TAINT_INVALID_ARG',
+    `createHealthCheck: ${name} must be ${want}, got ${describeValue(got)}`,
+  );
+}
+
+function validateHealthOptions(opts: HealthCheckOptions): void {
+  if (typeof opts !== 'object' || opts === null) throw badOption('options', 'an object', opts);
+  if (opts.source !== undefined) assertSource(opts.source, 'createHealthCheck: source');
+  for (const k of ['path', 'baselineFile', 'bootIdPath', 'serviceId', 'description', 'version', 'releaseId'] as const) {
+    const v = opts[k];
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0 || v.includes('\0'))) {
+      throw badOption(k, 'a non-empty string', v);
+    }
+  }
+  if (opts.onError !== undefined && !ON_ERROR.includes(opts.onError)) {
+    throw badOption('onError', `one of ${ON_ERROR.join(', ')}`, opts.onError);
+  }
+  if (opts.policy !== undefined && (typeof opts.policy !== 'object' || opts.policy === null)) {
+    throw badOption('policy', 'an object', opts.policy);
+  }
+  if (opts.readModules !== undefined && typeof opts.readModules !== 'function') {
+    throw badOption('readModules', 'a function', opts.readModules);
+  }
+  const b = opts.baseline;
+  if (
+    b !== undefined &&
+    typeof b !== 'number' &&
+    (typeof b !== 'object' || b === null || typeof b.value !== 'number')
+  ) {
+    throw badOption('baseline', 'a number or a TaintState', b);
+  }
 }
 
 /**
@@ -119,9 +166,17 @@ function usesModuleRules(policy: TaintPolicy | undefined): boolean {
  * taint.check().status; // 'pass'
  */
 export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthCheck {
+  validateHealthOptions(opts);
   const policy = opts.policy;
+  const tracker = opts.source ? new SourceHealth(opts.source) : null;
   const read = (): TaintState => {
     const cur = opts.source?.current;
+    const failure = tracker?.error;
+    if (failure) {
+      // The source's last read failed: its `current` is the last good value.
+      if (opts.onError === 'last' && cur) return cur;
+      throw failure;
+    }
     if (cur) return cur;
     return readTaint({ ...(opts.path ? { path: opts.path } : {}), profile: opts.profile ?? 'auto' });
   };
@@ -152,7 +207,7 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
   let modulesCache: { at: number; list: readonly ModuleLetters[] } | null = null;
   const modules = (): readonly ModuleLetters[] | undefined => {
     if (!wantModules) return undefined;
-    const now = Date.now();
+    const now = performance.now();
     if (!modulesCache || now - modulesCache.at > MODULES_TTL_MS) modulesCache = { at: now, list: readModules() };
     return modulesCache.list;
   };
@@ -173,10 +228,19 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
     if (opts.description !== undefined) out.description = opts.description;
     return out;
   };
-  const componentId = opts.path ?? '/proc/sys/kernel/tainted';
+  // The file actually read: the watcher's own path wins over `path`.
+  const componentId = tracker?.path ?? opts.path ?? '/proc/sys/kernel/tainted';
+  const staleNote = (): string => {
+    const err = tracker?.error as (Error & { code?: string }) | null | undefined;
+    if (!err) return '';
+    return `stale for ${Math.round((tracker?.staleMs() ?? 0) / 1000)} s: cannot read kernel taint: ${err.message}${err.code ? ` (${err.code})` : ''}`;
+  };
   return {
     get last() {
       return last;
+    },
+    close() {
+      tracker?.close();
     },
     check(): HealthCheckResponse {
       const time = new Date().toISOString();
@@ -191,12 +255,14 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
       } catch (e) {
         last = null;
         const err = e as Error & { code?: string };
-        const status: TaintStatus = opts.onError ?? (err.code === 'ERR_KERNEL_TAINT_UNSUPPORTED' ? 'warn' : 'fail');
-        const output = `cannot read kernel taint: ${err.message}${err.code ? ` (${err.code})` : ''}`;
+        const chosen = opts.onError === 'last' ? undefined : opts.onError;
+        const status: TaintStatus = chosen ?? (err.code === 'ERR_KERNEL_TAINT_UNSUPPORTED' ? 'warn' : 'fail');
+        const stale = tracker?.error ? ` (stale for ${Math.round(tracker.staleMs() / 1000)} s)` : '';
+        const output = `cannot read kernel taint: ${err.message}${err.code ? ` (${err.code})` : ''}${stale}`;
         return {
           status,
           ...base(),
-          ...(status === 'pass' ? {} : { output }),
+          output,
           time,
           checks: {
             [HEALTH_CHECK_KEY]: [
@@ -207,7 +273,7 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
                 observedUnit: 'bitmask',
                 status,
                 time,
-                ...(status === 'pass' ? {} : { output }),
+                output,
                 letters: '',
                 profile: null,
                 reasons: [],
@@ -218,7 +284,8 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
       }
       last = c;
       const bad = c.reasons.filter((r) => r.status !== 'pass');
-      const output = bad.map((r) => `[${r.letter}] ${r.message}`).join('; ');
+      const stale = staleNote();
+      const output = [...bad.map((r) => `[${r.letter}] ${r.message}`), ...(stale ? [stale] : [])].join('; ');
       const result: TaintCheckResult = {
         componentId,
         componentType: 'system',
@@ -236,11 +303,14 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
           message: r.message,
         })),
       };
-      if (c.status !== 'pass') result.output = output;
+      // 'last' judges a stale value: it never looks better than warn.
+      const status: TaintStatus = stale && c.status === 'pass' ? 'warn' : c.status;
+      result.status = status;
+      if (status !== 'pass') result.output = output;
       return {
-        status: c.status,
+        status,
         ...base(),
-        ...(c.status === 'pass' ? {} : { output }),
+        ...(status === 'pass' ? {} : { output }),
         time,
         checks: { [HEALTH_CHECK_KEY]: [result] },
       };
@@ -259,12 +329,17 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
  * body.checks['kernel:taint'][0].letters; // e.g. 'O'
  */
 export function healthCheck(opts: HealthCheckOptions = {}): HealthCheckResponse {
-  return createHealthCheck(opts).check();
+  const c = createHealthCheck(opts);
+  try {
+    return c.check();
+  } finally {
+    c.close();
+  }
 }
 
-type CheckLike = TaintHealthCheck | HealthCheckOptions | undefined;
+type CheckLike = Pick<TaintHealthCheck, 'check'> | Omit<TaintHealthCheck, 'close'> | HealthCheckOptions | undefined;
 
-function toCheck(c: CheckLike): TaintHealthCheck {
+function toCheck(c: CheckLike): Pick<TaintHealthCheck, 'check'> {
   if (c && typeof (c as TaintHealthCheck).check === 'function') return c as TaintHealthCheck;
   return createHealthCheck(c as HealthCheckOptions | undefined);
 }
@@ -423,7 +498,7 @@ export interface LightshipLike {
  */
 export function lightshipHealth(
   lightship: LightshipLike,
-  check?: TaintHealthCheck | (HealthCheckOptions & { interval?: number }),
+  check?: Pick<TaintHealthCheck, 'check'> | (HealthCheckOptions & { interval?: number }),
 ): () => void {
   const c = toCheck(check);
   const source = check && 'source' in check ? check.source : undefined;
@@ -439,11 +514,19 @@ export function lightshipHealth(
   };
   update();
   const onChange = () => update();
-  source?.on('change', onChange);
+  // A read error (and the recovery) changes the answer as much as a new value.
+  const events = ['change', 'error', 'recover'] as const;
+  const emitter = source as unknown as {
+    on?: (e: string, l: () => void) => void;
+    off?: (e: string, l: () => void) => void;
+  };
+  for (const e of events) emitter?.on?.(e, onChange);
   const timer = interval ? setInterval(update, interval) : undefined;
   timer?.unref();
   return () => {
-    source?.off('change', onChange);
+    for (const e of events) emitter?.off?.(e, onChange);
     if (timer) clearInterval(timer);
+    // Only a check made here from options is closed here.
+    if (c !== check) (c as Partial<TaintHealthCheck>).close?.();
   };
 }

@@ -10,7 +10,7 @@ import { profileTable } from '../flags.js';
 import { readTaint } from '../read.js';
 import type { Profile, TaintState } from '../types.js';
 import { loadPeer } from './peer.js';
-import type { SourceChange, TaintSource } from './source.js';
+import { assertSource, type SourceChange, SourceHealth, type TaintSource } from './source.js';
 
 /** One sample of a family. */
 export interface MetricSample {
@@ -33,7 +33,7 @@ export interface MetricFamily {
  * @example
  * taintMetricNames('app_').tainted; // 'app_kernel_tainted'
  */
-export function taintMetricNames(prefix = 'node_'): { tainted: string; value: string; changes: string } {
+export function taintMetricNames(prefix = 'node_'): TaintMetricNames {
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix)) {
     throw new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', `invalid metric name prefix ${JSON.stringify(prefix)}`);
   }
@@ -41,13 +41,29 @@ export function taintMetricNames(prefix = 'node_'): { tainted: string; value: st
     tainted: `${prefix}kernel_tainted`,
     value: `${prefix}kernel_tainted_value`,
     changes: `${prefix}kernel_taint_changes_total`,
+    readErrors: `${prefix}kernel_taint_read_errors_total`,
+    readOk: `${prefix}kernel_taint_last_read_ok`,
   };
+}
+
+/** The metric names for one prefix. */
+export interface TaintMetricNames {
+  tainted: string;
+  value: string;
+  changes: string;
+  /** Counter of failed reads of the taint file. */
+  readErrors: string;
+  /** 1 when the last read of the taint file worked, 0 when it failed (the value series are then absent). */
+  readOk: string;
 }
 
 const HELP = {
   tainted: 'Whether a kernel taint flag is set (1) or not (0), one series per known bit (/proc/sys/kernel/tainted).',
   value: 'The raw kernel taint bitmask (/proc/sys/kernel/tainted).',
   changes: 'Kernel taint flags seen going from clear to set, by flag letter.',
+  readErrors: 'Reads of the kernel taint file that failed (vanished, unreadable, not a taint value).',
+  readOk:
+    'Whether the last read of the kernel taint file worked (1) or failed (0); the taint series are absent while it fails.',
 };
 
 /**
@@ -110,7 +126,14 @@ export class TaintChangeCounter {
 export function taintMetricFamilies(
   state: TaintState | null,
   changes: ReadonlyMap<string, number> = new Map(),
-  opts: { prefix?: string; profile?: Profile } = {},
+  opts: {
+    prefix?: string;
+    profile?: Profile;
+    /** Failed reads so far (default 0). */
+    readErrors?: number;
+    /** Whether the last read worked (default: `state !== null`). */
+    readOk?: boolean;
+  } = {},
 ): MetricFamily[] {
   const names = taintMetricNames(opts.prefix);
   const profile = state?.profile ?? (opts.profile && opts.profile !== 'auto' ? opts.profile : 'mainline');
@@ -152,6 +175,20 @@ export function taintMetricFamilies(
       samples: state ? [{ labels: {}, value: state.value }] : [],
     },
     { name: names.changes, help: HELP.changes, type: 'counter', labelNames: ['flag'], samples: changeSamples },
+    {
+      name: names.readErrors,
+      help: HELP.readErrors,
+      type: 'counter',
+      labelNames: [],
+      samples: [{ labels: {}, value: opts.readErrors ?? 0 }],
+    },
+    {
+      name: names.readOk,
+      help: HELP.readOk,
+      type: 'gauge',
+      labelNames: [],
+      samples: [{ labels: {}, value: (opts.readOk ?? state !== null) ? 1 : 0 }],
+    },
   ];
 }
 
@@ -232,7 +269,7 @@ export interface TaintMetricsOptions {
 /** What `collectTaintMetrics` returns. */
 export interface TaintMetricsHandle {
   /** Metric names registered. */
-  readonly names: { tainted: string; value: string; changes: string };
+  readonly names: TaintMetricNames;
   /** Removes the metrics from the registry and stops listening to the source. */
   close(): void;
 }
@@ -252,15 +289,21 @@ export interface TaintMetricsHandle {
 export function collectTaintMetrics(registry: PromRegistryLike, opts: TaintMetricsOptions = {}): TaintMetricsHandle {
   const client = opts.client ?? loadPeer<PromClientLike>('prom-client');
   const names = taintMetricNames(opts.prefix);
+  if (opts.source !== undefined) assertSource(opts.source, 'collectTaintMetrics: source');
   const counter = new TaintChangeCounter(opts.source);
+  const tracker = opts.source ? new SourceHealth(opts.source) : null;
+  let directErrors = 0;
   const read = (): TaintState | null => {
     try {
+      const failure = tracker?.error;
+      if (failure) throw failure;
       const s =
         opts.source?.current ??
         readTaint({ ...(opts.path ? { path: opts.path } : {}), profile: opts.profile ?? 'auto' });
       counter.observe(s);
       return s;
     } catch (e) {
+      if (!tracker) directErrors++;
       opts.onError?.(e as Error);
       return null;
     }
@@ -270,12 +313,17 @@ export function collectTaintMetrics(registry: PromRegistryLike, opts: TaintMetri
   let families: MetricFamily[] = [];
   let at = 0;
   const refresh = () => {
-    families = taintMetricFamilies(read(), counter.counts(), { prefix: opts.prefix, profile: opts.profile });
-    at = Date.now();
+    const state = read();
+    families = taintMetricFamilies(state, counter.counts(), {
+      prefix: opts.prefix,
+      profile: opts.profile,
+      readErrors: tracker ? tracker.errors : directErrors,
+    });
+    at = performance.now();
   };
   const fill = (metric: PromMetricLike, index: number) => {
     // A metric collected alone (getSingleMetricAsString) reads for itself.
-    if (index > 0 && (families.length === 0 || Date.now() - at > 1000)) refresh();
+    if (index > 0 && (families.length === 0 || performance.now() - at > 1000)) refresh();
     metric.reset();
     const samples = families[index].samples;
     // prom-client gives a label-less metric a 0 on reset: a value that could
@@ -315,10 +363,29 @@ export function collectTaintMetrics(registry: PromRegistryLike, opts: TaintMetri
       fill(this, 2);
     },
   });
+  new client.Counter({
+    name: names.readErrors,
+    help: HELP.readErrors,
+    labelNames: [],
+    registers,
+    collect(this: PromMetricLike) {
+      fill(this, 3);
+    },
+  });
+  new client.Gauge({
+    name: names.readOk,
+    help: HELP.readOk,
+    labelNames: [],
+    registers,
+    collect(this: PromMetricLike) {
+      fill(this, 4);
+    },
+  });
   return {
     names,
     close() {
       counter.close();
+      tracker?.close();
       for (const n of Object.values(names)) registry.removeSingleMetric(n);
     },
   };

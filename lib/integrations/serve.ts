@@ -6,19 +6,20 @@
 //   GET /events   Server-Sent Events: `snapshot` on connect, then `change` + `snapshot`
 //   GET /state    the current snapshot as JSON
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { KernelTaintError } from '../errors.js';
+import { type AddressInfo, isIPv4, isIPv6, type Socket } from 'node:net';
+import { describeValue, KernelTaintError } from '../errors.js';
 import type { Profile } from '../types.js';
 import { watchTaint } from '../watch.js';
 import { TaintPanelFeed } from './feed.js';
-import { createHealthCheck, HEALTH_CONTENT_TYPE, healthStatusCode } from './health.js';
+import { createHealthCheck, HEALTH_CONTENT_TYPE, healthStatusCode, type TaintHealthCheck } from './health.js';
 import type { TaintJournal } from './journal.js';
 import { formatPrometheus, PROMETHEUS_CONTENT_TYPE, TaintChangeCounter, taintMetricFamilies } from './metrics.js';
 import { renderTaintPanelHtml, TAINT_PANEL_PAGE_CSS, TAINT_PANEL_SCRIPT } from './panel/html.js';
 import type { PanelChange, PanelSnapshot } from './panel/types.js';
 import type { ModuleLetters, TaintPolicy } from './policy.js';
-import type { TaintSource } from './source.js';
+import { assertSource, SourceHealth, type TaintSource } from './source.js';
 
 /** Default port of `kernel-taint serve`. */
 export const DEFAULT_SERVE_PORT = 9523;
@@ -47,40 +48,30 @@ export interface ServeOptions {
   journal?: TaintJournal;
   /** History entries kept and sent to new panel clients (default 100). */
   historySize?: number;
-  /** Most concurrent `/events` clients (default 1000); more get 503. */
+  /** Most concurrent `/events` clients (default 1000, at most `maxConnections` - 8); more get 503. */
   maxClients?: number;
+  /**
+   * Most open connections of any kind (default: half the open-file limit, at
+   * most 1024). At the cap the oldest connection that is not answering a
+   * request (idle keep-alive, or still sending its headers) is closed to make
+   * room, so idle or slow clients cannot lock real requests out.
+   */
+  maxConnections?: number;
+  /** A request's headers must arrive within this many ms (default 10000). */
+  headersTimeout?: number;
+  /** An idle keep-alive connection is closed after this many ms (default 5000). */
+  idleTimeout?: number;
   /** Comment line sent to SSE clients this often (ms, default 15000). */
   heartbeat?: number;
   /**
-   * Host names accepted in the `Host` header when bound to loopback (default
-   * `localhost`, `127.0.0.1`, `[::1]` and the bound host): a page on another
-   * site cannot reach the server through DNS rebinding.
+   * Host names accepted in the `Host` header besides IP literals and
+   * `localhost` (the CLI's `--allowed-host NAME`). Checked on every bind
+   * address, so a page on another site cannot read the server through DNS
+   * rebinding; other names get 421.
    */
   allowedHosts?: string[];
   /** Panel page title. */
   title?: string;
-}
-
-/** A running server. */
-export interface TaintServer {
-  /** `http://host:port`. */
-  readonly url: string;
-  readonly host: string;
-  readonly port: number;
-  /** The underlying node:http server. */
-  readonly server: Server;
-  /** Connected `/events` clients. */
-  readonly clients: number;
-  /** The feed behind the panel. */
-  readonly feed: TaintPanelFeed;
-  /** Closes SSE clients, the server, and the watcher and journal it owns. Idempotent. */
-  close(): Promise<void>;
-}
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
-
-function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
 function sha256(text: string): string {
@@ -136,71 +127,296 @@ function plain(res: ServerResponse, status: number, text: string, extra: Record<
   send(res, status, 'text/plain; charset=utf-8', text, { extra });
 }
 
+/** The `Host` header's name part, lowercased, without port, brackets kept for IPv6. */
+export function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.lastIndexOf(':');
+  const name = colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
+  // `localhost.` is the same name as `localhost`.
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
 /**
- * Starts the sidecar server: `/` panel page, `/health`, `/metrics`,
- * `/events` (SSE) and `/state`. Binds 127.0.0.1 unless told otherwise.
+ * Whether a `Host` header may reach the server: an IP literal (a browser
+ * sends the name it resolved, so a rebinding page never sends one of these),
+ * `localhost`, or a name in `allowed` (lowercase). Used on every bind.
  *
  * @example
- * const srv = await serveTaint({ port: 0 });
- * console.log(`panel at ${srv.url}/`);
- * // later
- * await srv.close();
+ * hostAllowed('127.0.0.1:9523', new Set());   // true
+ * hostAllowed('attacker.example', new Set()); // false
  */
-export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> {
-  const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? DEFAULT_SERVE_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', `port must be an integer 0-65535, got ${port}`);
-  }
-  const ownSource = opts.source === undefined;
-  const source: TaintSource & { close?: () => Promise<void> } =
-    opts.source ??
-    watchTaint({
-      ...(opts.path ? { path: opts.path } : {}),
-      ...(opts.interval !== undefined ? { interval: opts.interval } : {}),
-      profile: opts.profile ?? 'auto',
-    });
-  // What the panel feed and the health check both judge the state with.
-  const judging = {
-    source,
-    ...(opts.policy ? { policy: opts.policy } : {}),
-    ...(opts.baselineFile ? { baselineFile: opts.baselineFile } : {}),
-    ...(opts.bootIdPath ? { bootIdPath: opts.bootIdPath } : {}),
-    ...(opts.profile ? { profile: opts.profile } : {}),
-    ...(opts.readModules ? { readModules: opts.readModules } : {}),
-  };
-  const feed = new TaintPanelFeed({ ...judging, historySize: opts.historySize ?? 100 });
-  const health = createHealthCheck({ ...judging, ...(opts.path ? { path: opts.path } : {}) });
-  const counter = new TaintChangeCounter(source);
-  const maxClients = opts.maxClients ?? 1000;
-  const clients = new Set<ServerResponse>();
-  const allowed = new Set([...LOOPBACK, host, ...(opts.allowedHosts ?? [])].map((h) => h.toLowerCase()));
-  const checkHost = isLoopback(host);
-  const title = opts.title ?? 'Kernel taint';
+export function hostAllowed(header: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (header === undefined || header === '') return false;
+  const name = hostName(header);
+  if (name === 'localhost' || allowed.has(name)) return true;
+  if (name.startsWith('[') && name.endsWith(']')) return isIPv6(name.slice(1, -1));
+  return isIPv4(name);
+}
 
-  const sendEvent = (res: ServerResponse, event: string, data: unknown, id?: number): void => {
+/** Half of this process's soft open-file limit (Linux), else 1024; at most 1024, at least 16. */
+function defaultMaxConnections(): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return Math.max(16, Math.min(1024, Math.floor(Number(m[1]) / 2)));
+  } catch {
+    // Not Linux.
+  }
+  return 1024;
+}
+
+function positiveInt(name: string, v: unknown, max: number): void {
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `${name} must be an integer 1-${max}, got ${describeValue(v)}`,
+    );
+  }
+}
+
+/** Server-Sent Events clients of `/events`: broadcast, heartbeat, cap. */
+class SseHub {
+  readonly #clients = new Set<ServerResponse>();
+  readonly #max: number;
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(max: number, heartbeatMs: number) {
+    this.#max = max;
+    this.#heartbeat = setInterval(() => {
+      for (const c of this.#clients) c.write(': ping\n\n');
+    }, heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  get full(): boolean {
+    return this.#clients.size >= this.#max;
+  }
+
+  send(res: ServerResponse, event: string, data: unknown, id?: number): void {
     const ok = res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     // A client that stopped reading is dropped rather than buffered without bound.
     if (!ok && res.writableLength > 1 << 20) res.destroy();
+  }
+
+  broadcast(event: string, data: unknown, id?: number): void {
+    for (const c of this.#clients) this.send(c, event, data, id);
+  }
+
+  add(req: IncomingMessage, res: ServerResponse, first: PanelSnapshot): void {
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    // The heartbeat keeps it alive; the idle timeout is for silent connections.
+    req.socket.setTimeout(0);
+    // The snapshot carries the whole history, so a reconnecting client
+    // (Last-Event-ID) is brought up to date without a replay.
+    res.write('retry: 2000\n\n');
+    this.send(res, 'snapshot', first);
+    this.#clients.add(res);
+    const drop = () => this.#clients.delete(res);
+    req.on('close', drop);
+    res.on('close', drop);
+    res.on('error', drop);
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const c of this.#clients) c.end();
+    this.#clients.clear();
+  }
+}
+
+/** What the server knows of one open connection. */
+interface Conn {
+  /** Answering a request (or streaming events): not evicted. */
+  busy: boolean;
+}
+
+/**
+ * The sidecar server (create it with `serveTaint`): routes, the SSE hub,
+ * connection limits and lifecycle. Every answer comes from cached state.
+ */
+export class TaintServer {
+  /** The underlying node:http server. */
+  readonly server: Server;
+  /** The feed behind the panel. */
+  readonly feed: TaintPanelFeed;
+  #url = '';
+  #host = '';
+  #port = 0;
+  readonly #opts: ServeOptions;
+  readonly #source: TaintSource & { close?: () => Promise<void> };
+  readonly #ownSource: boolean;
+  readonly #health: TaintHealthCheck;
+  readonly #sourceHealth: SourceHealth;
+  readonly #counter: TaintChangeCounter;
+  readonly #hub: SseHub;
+  readonly #allowed: ReadonlySet<string>;
+  readonly #maxConnections: number;
+  readonly #conns = new Map<Socket, Conn>();
+  #evicted = 0;
+  #closing: Promise<void> | null = null;
+  readonly #onChange = (change: PanelChange, snapshot: PanelSnapshot) => {
+    this.#hub.broadcast('change', change, change.seq);
+    this.#hub.broadcast('snapshot', snapshot);
   };
-  const onChange = (change: PanelChange, snapshot: PanelSnapshot) => {
-    for (const c of clients) {
-      sendEvent(c, 'change', change, change.seq);
-      sendEvent(c, 'snapshot', snapshot);
+  readonly #onSnapshot = (snapshot: PanelSnapshot) => this.#hub.broadcast('snapshot', snapshot);
+
+  /** @internal Use `serveTaint`. */
+  constructor(opts: ServeOptions) {
+    this.#opts = opts;
+    positiveInt('maxConnections', opts.maxConnections, 1 << 20);
+    positiveInt('maxClients', opts.maxClients, 1 << 20);
+    positiveInt('headersTimeout', opts.headersTimeout, 0x7fff_ffff);
+    positiveInt('idleTimeout', opts.idleTimeout, 0x7fff_ffff);
+    positiveInt('heartbeat', opts.heartbeat, 0x7fff_ffff);
+    if (
+      opts.allowedHosts !== undefined &&
+      (!Array.isArray(opts.allowedHosts) || opts.allowedHosts.some((h) => typeof h !== 'string' || h === ''))
+    ) {
+      throw new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', 'allowedHosts must be an array of host names');
     }
-  };
-  const onSnapshot = (snapshot: PanelSnapshot) => {
-    for (const c of clients) sendEvent(c, 'snapshot', snapshot);
-  };
-  feed.on('change', onChange);
-  feed.on('snapshot', onSnapshot);
+    if (opts.source !== undefined) assertSource(opts.source, 'serveTaint: source');
+    this.#maxConnections = opts.maxConnections ?? defaultMaxConnections();
+    this.#allowed = new Set((opts.allowedHosts ?? []).map((h) => hostName(h)));
+    this.#ownSource = opts.source === undefined;
+    this.#source =
+      opts.source ??
+      watchTaint({
+        ...(opts.path ? { path: opts.path } : {}),
+        ...(opts.interval !== undefined ? { interval: opts.interval } : {}),
+        profile: opts.profile ?? 'auto',
+      });
+    // What the panel feed and the health check both judge the state with.
+    const judging = {
+      source: this.#source,
+      ...(opts.policy ? { policy: opts.policy } : {}),
+      ...(opts.baselineFile ? { baselineFile: opts.baselineFile } : {}),
+      ...(opts.bootIdPath ? { bootIdPath: opts.bootIdPath } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.readModules ? { readModules: opts.readModules } : {}),
+    };
+    try {
+      this.feed = new TaintPanelFeed({ ...judging, historySize: opts.historySize ?? 100 });
+      this.#health = createHealthCheck({ ...judging, ...(opts.path ? { path: opts.path } : {}) });
+    } catch (e) {
+      if (this.#ownSource) void this.#source.close?.();
+      throw e;
+    }
+    this.#sourceHealth = new SourceHealth(this.#source);
+    this.#counter = new TaintChangeCounter(this.#source);
+    this.#hub = new SseHub(
+      Math.min(opts.maxClients ?? 1000, Math.max(1, this.#maxConnections - 8)),
+      opts.heartbeat ?? 15_000,
+    );
+    this.feed.on('change', this.#onChange);
+    this.feed.on('snapshot', this.#onSnapshot);
+    const headersTimeout = opts.headersTimeout ?? 10_000;
+    this.server = createServer(
+      {
+        maxHeaderSize: 16 * 1024,
+        headersTimeout,
+        requestTimeout: headersTimeout + 5_000,
+        keepAliveTimeout: opts.idleTimeout ?? 5_000,
+        // How often the header/request timeouts are checked (default 30 s).
+        connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+      },
+      (req, res) => this.#request(req, res),
+    );
+    // A connection that sends nothing at all is closed after the idle time.
+    this.server.setTimeout(Math.max(opts.idleTimeout ?? 5_000, headersTimeout) + 1_000, (s: Socket) => s.destroy());
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    this.server.on('connection', (s: Socket) => this.#connection(s));
+  }
 
-  const heartbeat = setInterval(() => {
-    for (const c of clients) c.write(': ping\n\n');
-  }, opts.heartbeat ?? 15_000);
-  heartbeat.unref();
+  /** `http://host:port`. */
+  get url(): string {
+    return this.#url;
+  }
+  get host(): string {
+    return this.#host;
+  }
+  get port(): number {
+    return this.#port;
+  }
+  /** Connected `/events` clients. */
+  get clients(): number {
+    return this.#hub.size;
+  }
+  /** Open connections of any kind. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+  /** Connections closed to make room under `maxConnections`. */
+  get evicted(): number {
+    return this.#evicted;
+  }
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  #connection(s: Socket): void {
+    if (this.#conns.size >= this.#maxConnections) {
+      // Make room: the oldest connection that is not answering anything.
+      let victim: Socket | undefined;
+      for (const [sock, c] of this.#conns) {
+        if (!c.busy) {
+          victim = sock;
+          break;
+        }
+      }
+      this.#evicted++;
+      if (victim) {
+        this.#conns.delete(victim);
+        victim.destroy();
+      } else {
+        s.destroy();
+        return;
+      }
+    }
+    this.#conns.set(s, { busy: false });
+    s.on('close', () => this.#conns.delete(s));
+  }
+
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    const conn = this.#conns.get(req.socket);
+    if (conn) {
+      // Re-inserted: the map's order is the order of last use.
+      this.#conns.delete(req.socket);
+      this.#conns.set(req.socket, conn);
+      conn.busy = true;
+      res.on('finish', () => {
+        conn.busy = false;
+      });
+    }
+    try {
+      this.#route(req, res);
+    } catch (e) {
+      if (!res.headersSent) plain(res, 500, `Internal Server Error: ${(e as Error).message}\n`);
+      else res.destroy();
+    }
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -208,13 +424,9 @@ export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> 
       plain(res, 400, 'Bad Request\n');
       return;
     }
-    if (checkHost) {
-      const h = (req.headers.host ?? '').toLowerCase();
-      const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.split(':')[0];
-      if (!allowed.has(name)) {
-        plain(res, 421, 'Misdirected Request: unexpected Host header\n');
-        return;
-      }
+    if (!hostAllowed(req.headers.host, this.#allowed)) {
+      plain(res, 421, 'Misdirected Request: unexpected Host header (see --allowed-host)\n');
+      return;
     }
     if (!ROUTES.has(pathname)) {
       plain(res, 404, 'Not Found\n');
@@ -227,7 +439,11 @@ export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> 
     }
     switch (pathname) {
       case '/': {
-        const html = renderTaintPanelHtml({ title, eventsUrl: '/events', initial: feed.snapshot() });
+        const html = renderTaintPanelHtml({
+          title: this.#opts.title ?? 'Kernel taint',
+          eventsUrl: '/events',
+          initial: this.feed.snapshot(),
+        });
         send(res, 200, 'text/html; charset=utf-8', html, {
           head,
           extra: {
@@ -239,19 +455,24 @@ export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> 
         return;
       }
       case '/health': {
-        const body = health.check();
+        const body = this.#health.check();
         send(res, healthStatusCode(body.status), HEALTH_CONTENT_TYPE, JSON.stringify(body), { head });
         return;
       }
       case '/metrics': {
+        const failing = this.#sourceHealth.error !== null;
         const text = formatPrometheus(
-          taintMetricFamilies(source.current ?? null, counter.counts(), { profile: opts.profile }),
+          taintMetricFamilies(failing ? null : (this.#source.current ?? null), this.#counter.counts(), {
+            profile: this.#opts.profile,
+            readErrors: this.#sourceHealth.errors,
+            readOk: !failing && this.#source.current != null,
+          }),
         );
         send(res, 200, PROMETHEUS_CONTENT_TYPE, text, { head });
         return;
       }
       case '/state': {
-        send(res, 200, 'application/json; charset=utf-8', JSON.stringify(feed.snapshot()), { head });
+        send(res, 200, 'application/json; charset=utf-8', JSON.stringify(this.feed.snapshot()), { head });
         return;
       }
       case '/events': {
@@ -259,110 +480,92 @@ export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> 
           plain(res, 405, 'Method Not Allowed\n', { Allow: 'GET' });
           return;
         }
-        if (clients.size >= maxClients) {
+        if (this.#hub.full) {
           plain(res, 503, 'Too many event clients\n', { 'Retry-After': '5' });
           return;
         }
-        res.writeHead(200, {
-          ...COMMON_HEADERS,
-          'Content-Type': 'text/event-stream; charset=utf-8',
-          Connection: 'keep-alive',
-          'X-Accel-Buffering': 'no',
-        });
-        // The snapshot carries the whole history, so a reconnecting client
-        // (Last-Event-ID) is brought up to date without a replay.
-        res.write('retry: 2000\n\n');
-        sendEvent(res, 'snapshot', feed.snapshot());
-        clients.add(res);
-        const drop = () => clients.delete(res);
-        req.on('close', drop);
-        res.on('close', drop);
-        res.on('error', drop);
+        this.#hub.add(req, res, this.feed.snapshot());
         return;
       }
     }
-  };
-
-  const server = createServer(
-    {
-      maxHeaderSize: 16 * 1024,
-      headersTimeout: 10_000,
-      requestTimeout: 15_000,
-      keepAliveTimeout: 5_000,
-    },
-    (req, res) => {
-      try {
-        handle(req, res);
-      } catch (e) {
-        if (!res.headersSent) plain(res, 500, `Internal Server Error: ${(e as Error).message}\n`);
-        else res.destroy();
-      }
-    },
-  );
-  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? '431 Request Header Fields Too Large'
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? '408 Request Timeout'
-          : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  const cleanup = async () => {
-    clearInterval(heartbeat);
-    feed.off('change', onChange);
-    feed.off('snapshot', onSnapshot);
-    feed.close();
-    counter.close();
-    if (ownSource) await source.close?.();
-    await opts.journal?.close();
-  };
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    await cleanup();
-    throw e;
   }
-  const addr = server.address() as AddressInfo;
-  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  let closing: Promise<void> | null = null;
-  return {
-    url: `http://${urlHost}:${addr.port}`,
-    host: addr.address,
-    port: addr.port,
-    server,
-    feed,
-    get clients() {
-      return clients.size;
-    },
-    close() {
-      closing ??= (async () => {
-        for (const c of clients) c.end();
-        clients.clear();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        for (const s of sockets) s.destroy();
-        await closed;
-        await cleanup();
-      })();
-      return closing;
-    },
-  };
+
+  async #cleanup(): Promise<void> {
+    this.#hub.close();
+    this.feed.off('change', this.#onChange);
+    this.feed.off('snapshot', this.#onSnapshot);
+    this.feed.close();
+    this.#health.close();
+    this.#sourceHealth.close();
+    this.#counter.close();
+    if (this.#ownSource) await this.#source.close?.();
+    await this.#opts.journal?.close();
+  }
+
+  /** @internal Binds; on failure releases everything. */
+  async listen(port: number, host: string): Promise<this> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      await this.#cleanup();
+      throw e;
+    }
+    const addr = this.server.address() as AddressInfo;
+    this.#host = addr.address;
+    this.#port = addr.port;
+    this.#url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    return this;
+  }
+
+  /** Closes SSE clients, every connection, the server, and the watcher and journal it owns. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#hub.close();
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeAllConnections();
+      for (const s of this.#conns.keys()) s.destroy();
+      await closed;
+      await this.#cleanup();
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * Starts the sidecar server: `/` panel page, `/health`, `/metrics`,
+ * `/events` (SSE) and `/state`. Binds 127.0.0.1 unless told otherwise; the
+ * `Host` header is checked on every bind (IP literals, `localhost` and
+ * `allowedHosts`, else 421).
+ *
+ * @example
+ * const srv = await serveTaint({ port: 0 });
+ * console.log(`panel at ${srv.url}/`);
+ * // later
+ * await srv.close();
+ */
+export async function serveTaint(opts: ServeOptions = {}): Promise<TaintServer> {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `serveTaint options must be an object, got ${describeValue(opts)}`,
+    );
+  }
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? DEFAULT_SERVE_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', `port must be an integer 0-65535, got ${port}`);
+  }
+  if (typeof host !== 'string' || host === '') {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `host must be a non-empty string, got ${describeValue(host)}`,
+    );
+  }
+  return new TaintServer(opts).listen(port, host);
 }

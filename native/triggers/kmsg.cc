@@ -11,16 +11,52 @@ namespace {
 // Lines the kernel prints when it sets a taint bit, or right before:
 //   "Disabling lock debugging due to kernel taint" / "module verification
 //   failed: ... - tainting kernel" / "loading out-of-tree module taints kernel."
-//   "WARNING: CPU: 3 PID: ..." (W), "Oops: ..." (D), "BUG: ..." (D/B),
-//   "Machine check events logged" (M), "watchdog: BUG: soft lockup" (L),
-//   "BUG: Bad page state" (B).
+//   "Oops: ..." (D), "BUG: ..." (D/B), "Machine check events logged" (M),
+//   "watchdog: BUG: soft lockup" (L), "BUG: Bad page state" (B), the WARN
+//   banner (W, see IsWarnBanner), and the lines of lib/kmsg-cause.ts that name
+//   no taint in these words: "Adding kernel taint for vfio-noiommu group" and
+//   "<comm>: Unexpected write to kernel-exclusive config offset" (U), "module
+//   uses symbols ... inheriting taint." (P), "module is from the staging
+//   directory, ... you have been warned." (C), "btrfs RAID5/6 is EXPERIMENTAL"
+//   and "TECH PREVIEW: ..." (X).
 constexpr const char* kNeedles[] = {
-    "taints kernel", "tainting kernel", "WARNING: CPU:", "Oops",
-    "BUG:",          "Machine check",   "soft lockup",   "Bad page",
+    "taints kernel",
+    "tainting kernel",
+    "Oops",
+    " [#",  // die() header on kernels that do not say "Oops": "invalid opcode: 0000 [#1] SMP"
+    "BUG:",
+    "Machine check",
+    "Machine Check",
+    "soft lockup",
+    "Bad page",
+    "kernel taint",
+    "kernel-exclusive config",
+    "inheriting taint",
+    "you have been warned.",
+    "RAID5/6 is EXPERIMENTAL",
+    "TECH PREVIEW:",
 };
+
+// The WARN banner in both formats: "WARNING: CPU: 1 PID: 42 at mm/slub.c:123
+// kfree+0x1/0x2" (up to about 6.18) and "WARNING: mm/slub.c:123 at
+// kfree+0x1/0x2, CPU#1: comm/42", "WARNING: at f+0x1/0x2, CPU#0: swapper/0",
+// "WARNING: [cond] file:line at f+0x1/0x2 CPU#0: swapper/0" (newer kernels).
+// Other "WARNING: " texts (lockdep's "WARNING: possible circular locking
+// dependency detected") name no CPU and do not match. Linear: two memmem scans.
+bool IsWarnBanner(const char* msg, size_t len) {
+  static constexpr char kWarn[] = "WARNING: ";
+  static constexpr size_t kWarnLen = sizeof kWarn - 1;
+  const char* at = static_cast<const char*>(memmem(msg, len, kWarn, kWarnLen));
+  if (at == nullptr) return false;
+  const char* rest = at + kWarnLen;
+  size_t rest_len = len - static_cast<size_t>(rest - msg);
+  if (rest_len >= 5 && memcmp(rest, "CPU: ", 5) == 0) return true;
+  return memmem(rest, rest_len, " CPU#", 5) != nullptr;
+}
 }  // namespace
 
 bool KmsgLineSignalsTaint(const char* msg, size_t len) {
+  if (IsWarnBanner(msg, len)) return true;
   for (const char* needle : kNeedles) {
     if (memmem(msg, len, needle, strlen(needle)) != nullptr) return true;
   }

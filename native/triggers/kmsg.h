@@ -2,7 +2,8 @@
 // loader print a line when they taint the kernel, so a matching line is the
 // earliest signal for the taints no other trigger sees (W, D, M, L, B...).
 // The text of the last matching line is kept so that a change can name what
-// preceded it (`WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...`).
+// preceded it (`WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...`, or on newer kernels
+// `WARNING: mm/slub.c:123 at kfree+0x1/0x2, CPU#1: comm/42`).
 #pragma once
 
 #include <cstddef>

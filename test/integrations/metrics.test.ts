@@ -100,6 +100,8 @@ describe('collectTaintMetrics (prom-client)', () => {
       ['node_kernel_tainted', 'gauge'],
       ['node_kernel_tainted_value', 'gauge'],
       ['node_kernel_taint_changes_total', 'counter'],
+      ['node_kernel_taint_read_errors_total', 'counter'],
+      ['node_kernel_taint_last_read_ok', 'gauge'],
     ]);
     expect(await registry.getSingleMetricAsString('node_kernel_tainted_value')).toContain('4608');
     handle.close();

@@ -23,9 +23,9 @@ async function start(opts: Parameters<typeof serveTaint>[0] = {}): Promise<Taint
 }
 
 /** A raw HTTP exchange, for what fetch() will not send. */
-function raw(port: number, text: string): Promise<string> {
+function raw(port: number, text: string, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1', () => sock.end(text));
+    const sock = connect(port, host, () => sock.end(text));
     let out = '';
     sock.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -171,6 +171,82 @@ describe('serveTaint', () => {
     expect(evil).toMatch(/^HTTP\/1\.1 421 /);
     const ok = await raw(s.port, `GET /health HTTP/1.1\r\nHost: localhost:${s.port}\r\nConnection: close\r\n\r\n`);
     expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  // Every loopback spelling of the bind address; 0.0.0.0 and :: are covered
+  // in a private network namespace by test/faults/serve.test.ts.
+  for (const [bind, connectTo] of [
+    ['127.0.0.1', '127.0.0.1'],
+    ['::1', '::1'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['::ffff:127.0.0.1', '127.0.0.1'],
+    ['LOCALHOST', '127.0.0.1'],
+  ] as const) {
+    it(`checks the Host header when bound to ${bind}`, async () => {
+      const s = await start({ source: new FakeSource(0), host: bind, allowedHosts: ['Panel.Internal'] });
+      const to = bind === 'LOCALHOST' && s.host === '::1' ? '::1' : connectTo;
+      const ask = (host: string) =>
+        raw(s.port, `GET /state HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, to).then((r) =>
+          Number(r.slice(9, 12)),
+        );
+      expect(await ask('attacker.example')).toBe(421);
+      expect(await ask(`attacker.example:${s.port}`)).toBe(421);
+      expect(await ask('localhost.attacker.example')).toBe(421);
+      expect(await ask('127.0.0.1.nip.io')).toBe(421);
+      expect(await ask('')).toBe(421);
+      expect(await ask(`127.0.0.1:${s.port}`)).toBe(200);
+      expect(await ask(`[::1]:${s.port}`)).toBe(200);
+      expect(await ask(`LOCALHOST:${s.port}`)).toBe(200);
+      expect(await ask('localhost.')).toBe(200);
+      expect(await ask(`panel.internal:${s.port}`)).toBe(200);
+    });
+  }
+
+  it('caps connections: idle sockets are evicted so real requests get through', async () => {
+    const s = await start({ source: new FakeSource(0), maxConnections: 8, maxClients: 2 });
+    const idle = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<import('node:net').Socket>((resolve) => {
+            const c = connect(s.port, '127.0.0.1', () => resolve(c));
+            c.on('error', () => {});
+          }),
+      ),
+    );
+    await until(() => s.connections <= 8, 5000, 'cap');
+    for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/health`)).status).toBe(200);
+    expect(s.connections).toBeLessThanOrEqual(8);
+    expect(s.evicted).toBeGreaterThanOrEqual(12);
+    for (const c of idle) c.destroy();
+  });
+
+  it('closes a slowloris connection after the header timeout', async () => {
+    const s = await start({ source: new FakeSource(0), headersTimeout: 300 });
+    const sock = connect(s.port, '127.0.0.1');
+    sock.on('error', () => {});
+    let reply = '';
+    sock.setEncoding('utf8').on('data', (d: string) => {
+      reply += d;
+    });
+    const closed = new Promise<number>((resolve) => {
+      const t0 = performance.now();
+      sock.on('close', () => resolve(performance.now() - t0));
+    });
+    sock.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const drip = setInterval(() => sock.writable && sock.write('X-a: b\r\n'), 50);
+    const ms = await closed;
+    clearInterval(drip);
+    expect(ms).toBeLessThan(3000);
+    expect(reply).toMatch(/^HTTP\/1\.1 408 |^$/);
+  });
+
+  it('rejects bad limits with a coded error', async () => {
+    for (const bad of [{ maxConnections: 0 }, { headersTimeout: 1.5 }, { allowedHosts: 'x' }, { source: 42 }]) {
+      await expect(serveTaint({ port: 0, ...(bad as object) })).rejects.toMatchObject({
+        code: 'ERR_KERNEL_TAINT_INVALID_ARG',
+      });
+    }
   });
 
   it('limits concurrent event clients', async () => {

@@ -77,9 +77,11 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
   const liveDot = el('span', 'kt-live', 'offline', 'live');
   const summary = el('p', 'kt-summary', 'Waiting for data…', 'summary');
   const meta = el('p', 'kt-meta', '', 'meta');
+  const problem = el('p', 'kt-error', '', 'error');
+  problem.hidden = true;
   const titleRow = el('div', 'kt-title-row');
   titleRow.append(title, badge, liveDot);
-  head.append(titleRow, summary, meta);
+  head.append(titleRow, summary, problem, meta);
 
   const flagsSec = el('section', 'kt-section');
   flagsSec.append(el('h2', undefined, 'Flags'));
@@ -98,9 +100,60 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
 
   root.append(head, flagsSec, modSec, histSec);
 
+  // What is shown must not look fresher than it is: the last snapshot, when
+  // it came (monotonic), and whether the feed is connected.
+  let lastSnap: PanelSnapshot | null = null;
+  let lastAt = 0;
+  // Set when the feed said it is disconnected (not before the first connect).
+  let lost = false;
+  let ticker: ReturnType<typeof setInterval> | null = null;
+
+  function ago(ms: number): string {
+    const sec = Math.max(0, Math.round(ms / 1000));
+    if (sec < 120) return `${sec} s`;
+    if (sec < 7200) return `${Math.round(sec / 60)} min`;
+    return `${Math.round(sec / 3600)} h`;
+  }
+
+  function renderProblem(): void {
+    const s = lastSnap;
+    const lines: string[] = [];
+    if (s?.error) {
+      const staleMs = (s.staleMs ?? 0) + performance.now() - lastAt;
+      lines.push(`Read error: ${s.error}${s.staleSince ? ` · stale for ${ago(staleMs)}` : ''}`);
+    }
+    if (lost && s) lines.push(`Connection lost: last data ${ago(performance.now() - lastAt)} old`);
+    problem.textContent = lines.join(' — ');
+    problem.hidden = lines.length === 0;
+    const stale = lost || Boolean(s?.error);
+    if (stale && !ticker) ticker = setInterval(renderProblem, 1000);
+    if (!stale && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  }
+
   function setLive(on: boolean): void {
+    lost = !on;
     liveDot.textContent = on ? 'live' : 'offline';
     liveDot.classList.toggle('kt-on', on);
+    if (!on && lastSnap) {
+      // A verdict from a server that no longer answers is not a verdict.
+      root.setAttribute('data-status', 'unknown');
+      badge.textContent = 'unknown';
+      badge.className = 'kt-badge kt-unknown';
+      head.className = 'kt-head kt-unknown';
+    } else if (on && lastSnap) {
+      applyStatus(lastSnap);
+    }
+    renderProblem();
+  }
+
+  function applyStatus(s: PanelSnapshot): void {
+    root.setAttribute('data-status', s.status);
+    badge.textContent = s.status === 'unknown' ? 'unknown' : s.status;
+    badge.className = `kt-badge kt-${s.status}`;
+    head.className = `kt-head kt-${s.status}`;
   }
 
   function renderHistory(): void {
@@ -125,11 +178,12 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
   }
 
   function update(s: PanelSnapshot): void {
-    root.setAttribute('data-status', s.status);
+    lastSnap = s;
+    lastAt = performance.now();
     root.setAttribute('data-value', s.value === null ? '' : String(s.value));
-    badge.textContent = s.status === 'unknown' ? 'unknown' : s.status;
-    badge.className = `kt-badge kt-${s.status}`;
-    head.className = `kt-head kt-${s.status}`;
+    root.setAttribute('data-error', s.error ? 'true' : 'false');
+    if (lost) setLive(false);
+    else applyStatus(s);
     summary.textContent = s.summary;
     const bits: string[] = [];
     if (s.value !== null) bits.push(`value ${s.value}`);
@@ -170,6 +224,7 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
       history = s.history.slice(0, limit);
       renderHistory();
     }
+    renderProblem();
   }
 
   function push(c: PanelChange): void {
@@ -202,6 +257,8 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
     push,
     destroy() {
       stop();
+      if (ticker) clearInterval(ticker);
+      ticker = null;
       root.textContent = '';
     },
   };

@@ -26,6 +26,8 @@ font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-seri
 .kt-meta{margin:0;color:var(--muted);font-size:12px}
 .kt-badge{display:inline-block;border-radius:999px;padding:1px 10px;font-size:12px;font-weight:600;text-transform:uppercase;letter-spacing:.04em;color:#fff;background:var(--unknown)}
 .kt-badge.kt-pass{background:var(--pass)}.kt-badge.kt-warn{background:var(--warn)}.kt-badge.kt-fail{background:var(--fail)}
+.kt-badge.kt-unknown{background:var(--unknown)}
+.kt-error{margin:6px 0 0;color:var(--fail);font-weight:600}
 .kt-live{margin-left:auto;font-size:12px;color:var(--muted)}
 .kt-live::before{content:"";display:inline-block;width:8px;height:8px;border-radius:50%;background:var(--unknown);margin-right:6px;vertical-align:middle}
 .kt-live.kt-on::before{background:var(--pass)}

@@ -54,7 +54,12 @@ export interface PanelSnapshot {
   flags: PanelFlag[];
   modules: PanelModule[];
   bootId: string | null;
+  /** Why the taint could not be read (the values shown are then stale or absent), else `null`. */
   error: string | null;
+  /** When reads started failing (ISO 8601), `null` while they work. */
+  staleSince?: string | null;
+  /** How long reads have been failing (ms, monotonic) when the snapshot was made; 0 while they work. */
+  staleMs?: number;
   /** Newest first. Omitted in updates that only change the state (the panel keeps its own). */
   history?: PanelChange[];
 }

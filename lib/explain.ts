@@ -1,0 +1,448 @@
+// explainTaint(): every set bit with its evidence — the kernel log from the
+// start of its ring, the module list, and what is built in. Reads only; never
+// blocks (the log is opened O_NONBLOCK and read until EAGAIN) and never writes
+// /dev/kmsg.
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { stateOf } from './decode.js';
+import { invalidArg } from './errors.js';
+import { type ProfileTable, profileTable } from './flags.js';
+import { callerTid, type KmsgRecord, kmsgLineCause, parseKmsgRecord, parseTaskLine } from './kmsg-cause.js';
+import { type ModuleTaint, readModuleTaints } from './modules.js';
+import { detectProfile, readTaintValue, TAINT_PATH } from './read.js';
+import type { Profile, ResolvedProfile, TaintCause, TaintEvidence, TaintExplanation, TaintFlag } from './types.js';
+
+/** The kernel log device. */
+export const KMSG_PATH = '/dev/kmsg';
+/** The most log bytes one explanation reads (a 32 MiB ring is the largest common `log_buf_len`). */
+export const MAX_LOG_BYTES = 64 * 1024 * 1024;
+/** Longest record line kept when reading a file; longer lines are skipped as garbage. */
+const MAX_RECORD = 64 * 1024;
+/** Records after a WARN/oops header that may name its task (`CPU: 0 PID: 1 Comm: x`) or site (`RIP:`). */
+const FOLLOW_UP = 12;
+
+export interface ExplainTaintOptions {
+  /** File to read instead of /proc/sys/kernel/tainted. */
+  path?: string;
+  /** Flag table; `auto` (default) detects the running system's. */
+  profile?: Profile;
+  /** Kernel log in `/dev/kmsg` record format (default `/dev/kmsg`): the device, or a file of records. */
+  kmsgPath?: string;
+  /** @internal Test-only: directory to read instead of /sys/module. */
+  _sysModuleDir?: string;
+  /** @internal Test-only: file to read instead of /proc/modules. */
+  _procModulesPath?: string;
+  /** @internal Test-only: the wall-clock time of boot, ms since the epoch. */
+  _bootTime?: number;
+  /** @internal Test-only: read at most this many log bytes. */
+  _maxLogBytes?: number;
+}
+
+/** What a log scan found. */
+export interface LogScan {
+  /** Whether the log could be opened and read. */
+  readonly readable: boolean;
+  /** Why not (errno code), when unreadable. */
+  readonly error: NodeJS.ErrnoException | null;
+  readonly records: number;
+  /** Lines that were not records (garbage, oversized) and were skipped. */
+  readonly skipped: number;
+  /** The oldest record read: its sequence number and seconds after boot. */
+  readonly first: { seq: number; sinceBoot: number } | null;
+  /** EPIPE: the ring wrapped past the reader while it read. */
+  readonly overrun: boolean;
+  /** Stopped at the byte bound before the end of the log. */
+  readonly truncated: boolean;
+  /** Stopped early: every wanted flag was found. */
+  readonly complete: boolean;
+}
+
+type RecordSink = (record: KmsgRecord) => boolean;
+
+/**
+ * Reads a kernel log in `/dev/kmsg` record format from its first record,
+ * calling `sink` for each; `sink` returns `true` to stop. A character device
+ * is read one record per `read()` until EAGAIN (opened O_NONBLOCK, never
+ * seeked to the end); a regular file or FIFO is read as lines of records.
+ * Continuation lines (` KEY=value`) are skipped. Never throws for a read
+ * error: it is reported in the result.
+ */
+export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG_BYTES): LogScan {
+  let fd: number;
+  try {
+    // libuv adds O_CLOEXEC to every open.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    return {
+      readable: false,
+      error: e as NodeJS.ErrnoException,
+      records: 0,
+      skipped: 0,
+      first: null,
+      overrun: false,
+      truncated: false,
+      complete: false,
+    };
+  }
+  let records = 0;
+  let skipped = 0;
+  let first: LogScan['first'] = null;
+  let overrun = false;
+  let truncated = false;
+  let complete = false;
+  let error: NodeJS.ErrnoException | null = null;
+  let bytes = 0;
+  // One record line: parse and hand on. Returns true to stop.
+  const onLine = (line: string): boolean => {
+    if (line.length === 0 || line.charCodeAt(0) === 32) return false; // continuation " KEY=value"
+    const r = parseKmsgRecord(line);
+    if (r === null) {
+      skipped++;
+      return false;
+    }
+    records++;
+    if (first === null) first = { seq: r.seq, sinceBoot: r.usec / 1e6 };
+    return sink(r);
+  };
+  try {
+    const device = fstatSync(fd).isCharacterDevice();
+    // /dev/kmsg returns one record per read and EINVAL when the buffer is
+    // smaller than the record (records are at most ~8 KiB with dictionary).
+    const buf = Buffer.allocUnsafe(device ? 16 * 1024 : 64 * 1024);
+    let partial = '';
+    let dropping = false;
+    for (;;) {
+      if (bytes >= maxBytes) {
+        truncated = true;
+        break;
+      }
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') break; // drained
+        if (code === 'EPIPE') {
+          overrun = true; // the ring overwrote our position; the next read starts at the oldest record
+          continue;
+        }
+        if (code === 'EINTR') continue;
+        error = e as NodeJS.ErrnoException;
+        break;
+      }
+      if (n === 0) break;
+      bytes += n;
+      if (device) {
+        // "prio,seq,usec,flags;text\n KEY=value\n…": the record is the first line.
+        const nl = buf.indexOf(10);
+        const end = nl === -1 || nl > n ? n : nl;
+        if (onLine(buf.toString('utf8', 0, end))) {
+          complete = true;
+          break;
+        }
+        continue;
+      }
+      let chunk = buf.toString('utf8', 0, n);
+      let start = 0;
+      let stop = false;
+      for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+        if (dropping) {
+          dropping = false;
+          skipped++;
+        } else {
+          const line = partial.length > 0 ? partial + chunk.slice(start, nl) : chunk.slice(start, nl);
+          partial = '';
+          if (onLine(line)) {
+            stop = true;
+            break;
+          }
+        }
+        start = nl + 1;
+      }
+      if (stop) {
+        complete = true;
+        break;
+      }
+      if (!dropping) {
+        chunk = chunk.slice(start);
+        if (partial.length + chunk.length > MAX_RECORD) {
+          partial = '';
+          dropping = true; // an oversized line: skip to its end
+        } else {
+          partial += chunk;
+        }
+      }
+    }
+    if (!complete && !dropping && partial.length > 0 && !truncated && error === null) {
+      if (onLine(partial)) complete = true;
+    } else if (dropping) skipped++;
+  } catch (e) {
+    error = e as NodeJS.ErrnoException;
+  } finally {
+    closeSync(fd);
+  }
+  return { readable: error === null, error, records, skipped, first, overrun, truncated, complete };
+}
+
+/** Wall-clock time of boot in ms since the epoch, on the clock printk stamps records with (monotonic). */
+export function bootTimeMs(): number {
+  // process.hrtime is CLOCK_MONOTONIC, the clock of /dev/kmsg timestamps
+  // (both stop during suspend), so boot = now - monotonic.
+  return Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+function readSmall(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The plain-words reason the log could not be read. */
+export function logLimit(path: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'EPERM' || err.code === 'EACCES') {
+    if (path === KMSG_PATH) {
+      const restrict = readSmall('/proc/sys/kernel/dmesg_restrict');
+      if (restrict === '1') return 'kernel log not readable: dmesg_restrict=1 and no CAP_SYSLOG';
+      return `kernel log not readable: ${err.code} opening ${path}`;
+    }
+    return `kernel log not readable: ${err.code} opening ${path}`;
+  }
+  if (err.code === 'ENOENT') return `kernel log not available: ${path} does not exist`;
+  return `kernel log not readable: ${err.code ?? 'error'} on ${path}`;
+}
+
+/** @internal What one flag needs: its mainline name (what log lines name) and bit. */
+interface Wanted {
+  readonly flag: TaintFlag;
+  /** Mainline name: lines are matched by name, so vendor tables that move a bit still resolve. */
+  readonly name: string;
+}
+
+/** @internal Evidence found in the log for the flags of `want`, by bit. */
+export function evidenceFromLog(
+  kmsgPath: string,
+  want: readonly TaintFlag[],
+  bootMs: number,
+  maxBytes = MAX_LOG_BYTES,
+): { found: Map<number, TaintEvidence>; scan: LogScan } {
+  const byName = new Map<string, Wanted>();
+  for (const f of want) {
+    if (f.known) byName.set(f.name, { flag: f, name: f.name });
+  }
+  const found = new Map<number, TaintEvidence>();
+  // A WARN (old banner) or oops header is followed by "CPU: n PID: n Comm: x"
+  // and "RIP: …": they name the task and site the header does not.
+  let pending: { ev: TaintEvidence; left: number; pid: number | null } | null = null;
+  let bugSite: { site: string; left: number } | null = null;
+  const remaining = (): boolean => found.size < byName.size || pending !== null;
+  const sink = (r: KmsgRecord): boolean => {
+    const text = r.text;
+    if (pending !== null) {
+      const p = pending;
+      const t = text.startsWith('CPU: ') ? parseTaskLine(text) : null;
+      if (t && (p.pid === null || p.pid === t.pid)) {
+        p.ev.actor = { kind: 'incidental', pid: null, tid: t.pid, comm: t.comm, via: 'kmsg' };
+        if (p.ev.cause?.kind === 'warning') pending = null;
+      } else if (text.startsWith('RIP: ') && p.ev.cause && p.ev.cause.site === undefined) {
+        const colon = text.indexOf(':', 5);
+        p.ev.cause.site = text.slice(colon === -1 ? 5 : colon + 1).trim();
+        pending = null;
+      } else if (--p.left <= 0) pending = null;
+      if (pending === null && found.size >= byName.size) return true;
+    }
+    if (bugSite !== null && --bugSite.left < 0) bugSite = null;
+    if (text.startsWith('kernel BUG at ') && text.endsWith('!')) bugSite = { site: text.slice(14, -1), left: 3 };
+    const c = kmsgLineCause(text, callerTid(r));
+    if (c === null) return found.size >= byName.size && pending === null;
+    for (const name of c.flags) {
+      const w = byName.get(name);
+      if (w === undefined || found.has(w.flag.bit)) continue;
+      const sinceBoot = r.usec / 1e6;
+      const cause: TaintCause = { ...c.cause, ...(c.cause.module ? { module: { ...c.cause.module } } : {}) };
+      if (cause.kind === 'oops' && bugSite !== null && cause.site === undefined) cause.site = bugSite.site;
+      const ev: TaintEvidence = {
+        flag: w.flag,
+        since: new Date(bootMs + r.usec / 1000),
+        sinceBoot,
+        cause,
+        actor: c.actor ? { ...c.actor } : null,
+        source: 'kmsg',
+      };
+      found.set(w.flag.bit, ev);
+      if (cause.kind === 'oops' || (cause.kind === 'warning' && (ev.actor === null || ev.actor.comm === null))) {
+        pending = { ev, left: FOLLOW_UP, pid: ev.actor?.tid ?? null };
+      }
+    }
+    return !remaining();
+  };
+  const scan = byName.size === 0 ? null : scanKernelLog(kmsgPath, sink, maxBytes);
+  return {
+    found,
+    scan: scan ?? {
+      readable: true,
+      error: null,
+      records: 0,
+      skipped: 0,
+      first: null,
+      overrun: false,
+      truncated: false,
+      complete: true,
+    },
+  };
+}
+
+/** The module-side properties of a module that carries a bit: from its letters. */
+export function moduleCause(m: ModuleTaint, fromLog?: TaintCause['module']): NonNullable<TaintCause['module']> {
+  const out: NonNullable<TaintCause['module']> = { name: m.name, letters: m.letters };
+  if (fromLog?.license !== undefined) out.license = fromLog.license;
+  out.intree = !m.letters.includes('O');
+  if (m.letters.includes('E')) out.signed = false;
+  return out;
+}
+
+/** @internal Merges log evidence with the module list and built-in knowledge into one evidence per flag. */
+export function combineEvidence(
+  flags: readonly TaintFlag[],
+  logFound: ReadonlyMap<number, TaintEvidence>,
+  modules: readonly ModuleTaint[],
+  table: ProfileTable,
+  bootMs: number,
+): TaintEvidence[] {
+  return flags.map((flag): TaintEvidence => {
+    const log = logFound.get(flag.bit);
+    const carriers = flag.module ? modules.filter((m) => m.flags.some((f) => f.bit === flag.bit)) : [];
+    if (log) {
+      // The log names the module that set it; the module list adds its letters.
+      const named = log.cause?.module;
+      if (named !== undefined) {
+        const loaded = modules.find((m) => m.name === named.name);
+        if (loaded && log.cause) log.cause.module = { ...moduleCause(loaded, named), ...pickDefined(named) };
+      }
+      return log;
+    }
+    if (flag.name === 'RANDSTRUCT' && table.byBit.get(flag.bit)?.name === 'RANDSTRUCT') {
+      return {
+        flag,
+        since: new Date(bootMs),
+        sinceBoot: 0,
+        cause: { kind: 'built-in' },
+        actor: null,
+        source: 'built-in',
+      };
+    }
+    if (carriers.length > 0) {
+      const cause: TaintCause = { kind: 'module' };
+      // The first module to set a bit is not recorded here: name it only when it is the one carrier.
+      if (carriers.length === 1) cause.module = moduleCause(carriers[0]);
+      return { flag, since: null, sinceBoot: null, cause, actor: null, source: 'modules' };
+    }
+    return { flag, since: null, sinceBoot: null, cause: null, actor: null, source: flag.module ? 'modules' : 'kmsg' };
+  });
+}
+
+function pickDefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== undefined && v !== '') (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+function size(bytes: number): string {
+  return bytes >= 1048576 ? `${Math.round(bytes / 1048576)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
+function resolveProfile(profile: Profile | undefined): ResolvedProfile {
+  if (profile === undefined || profile === 'auto') return detectProfile();
+  profileTable(profile); // throws the coded error for an unknown name
+  return profile;
+}
+
+/** @internal Explains the given flags; shared by explainTaint, the watcher and the journal. */
+export function explainFlags(
+  flags: readonly TaintFlag[],
+  table: ProfileTable,
+  opts: {
+    kmsgPath: string | null;
+    sysModuleDir?: string;
+    procModulesPath?: string;
+    bootMs?: number;
+    maxLogBytes?: number;
+  },
+): { bits: TaintEvidence[]; limits: string[] } {
+  const limits: string[] = [];
+  const bootMs = opts.bootMs ?? bootTimeMs();
+  let found = new Map<number, TaintEvidence>();
+  if (flags.length > 0 && opts.kmsgPath !== null) {
+    const r = evidenceFromLog(opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
+    found = r.found;
+    const s = r.scan;
+    if (s.error !== null) limits.push(logLimit(opts.kmsgPath, s.error));
+    else {
+      const unexplained = flags.some((f) => !found.has(f.bit));
+      if (unexplained && s.first !== null && s.first.seq > 0) {
+        limits.push(`the log ring no longer reaches back to boot: oldest record at ${Math.round(s.first.sinceBoot)} s`);
+      }
+      if (unexplained && s.records === 0) limits.push('the kernel log is empty');
+      if (s.overrun) limits.push('the kernel log wrapped while it was read: records were lost');
+      if (s.truncated) limits.push(`read only the first ${size(opts.maxLogBytes ?? MAX_LOG_BYTES)} of the kernel log`);
+      if (s.skipped > 0)
+        limits.push(`${s.skipped} line(s) of ${opts.kmsgPath} are not kernel log records and were skipped`);
+    }
+  }
+  const needModules = flags.some((f) => f.module);
+  const modules = needModules
+    ? readModuleTaints({
+        profile: table.id,
+        ...(opts.sysModuleDir !== undefined ? { _sysModuleDir: opts.sysModuleDir } : {}),
+        ...(opts.procModulesPath !== undefined ? { _procModulesPath: opts.procModulesPath } : {}),
+      })
+    : [];
+  const bits = combineEvidence(flags, found, modules, table, bootMs);
+  const unknown = bits.filter((b) => b.cause === null).map((b) => b.flag.letter);
+  if (unknown.length > 0) limits.push(`no log record or loaded module explains ${unknown.join(' ')}`);
+  return { bits, limits };
+}
+
+/**
+ * Explains every set taint bit: when it was set, why, and by whom where the
+ * kernel recorded it. Reads the taint value, the module list
+ * (`/sys/module/<name>/taint`, else `/proc/modules`) and, where readable, the
+ * whole kernel log ring from its first record (`/dev/kmsg`, needs CAP_SYSLOG
+ * or `dmesg_restrict=0`; non-blocking, at most 64 MiB). The first log record
+ * that explains a bit wins (a bit is set once per boot). `limits` says in
+ * plain words what could not be known and why. `actor` is filled only from
+ * what a log line names, never guessed.
+ *
+ * Throws what `readTaintValue()` throws for the value; an unreadable log or
+ * module list is a limit, not an error.
+ *
+ * @example
+ * const { bits, limits } = explainTaint();
+ * for (const b of bits) console.log(b.flag.letter, b.cause?.kind, b.cause?.site ?? b.cause?.module?.name, b.since);
+ * // W warning mm/slub.c:123 2026-12-02T05:01:02.345Z
+ */
+export function explainTaint(opts: ExplainTaintOptions = {}): TaintExplanation {
+  if (typeof opts !== 'object' || opts === null) throw invalidArg('explainTaint options must be an object');
+  const { path, kmsgPath } = opts;
+  if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
+    throw invalidArg('path must be a non-empty string');
+  }
+  if (kmsgPath !== undefined && (typeof kmsgPath !== 'string' || kmsgPath.length === 0)) {
+    throw invalidArg('kmsgPath must be a non-empty string');
+  }
+  const table = profileTable(resolveProfile(opts.profile));
+  const state = stateOf(readTaintValue(path === undefined ? undefined : { path }), table);
+  const { bits, limits } = explainFlags(state.flags, table, {
+    kmsgPath: kmsgPath ?? KMSG_PATH,
+    ...(opts._sysModuleDir !== undefined ? { sysModuleDir: opts._sysModuleDir } : {}),
+    ...(opts._procModulesPath !== undefined ? { procModulesPath: opts._procModulesPath } : {}),
+    ...(opts._bootTime !== undefined ? { bootMs: opts._bootTime } : {}),
+    ...(opts._maxLogBytes !== undefined ? { maxLogBytes: opts._maxLogBytes } : {}),
+  });
+  if (path !== undefined && path !== TAINT_PATH && kmsgPath === undefined && state.tainted) {
+    limits.push(`the value was read from ${path}; the kernel log explains the running kernel`);
+  }
+  return { state, bits, limits };
+}

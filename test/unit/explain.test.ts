@@ -1,0 +1,259 @@
+// explainTaint(): the value, the module list and the kernel log from its first
+// record, on fixture rings built from real console logs (test/fixtures/kmsg).
+import { closeSync, constants, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { explainTaint, KMSG_PATH, scanKernelLog } from '../../lib/explain.js';
+import { tempDir, writeValue } from '../helpers/fs.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
+const BOOT = Date.UTC(2026, 11, 2, 5, 0, 0);
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir('kt-explain-');
+});
+afterEach(() => tmp.cleanup());
+
+function value(v: number): string {
+  const p = join(tmp.dir, 'tainted');
+  writeValue(p, v);
+  return p;
+}
+
+function sysModules(entries: Record<string, string>): string {
+  const dir = join(tmp.dir, 'module');
+  mkdirSync(dir, { recursive: true });
+  for (const [name, taint] of Object.entries(entries)) {
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'taint'), `${taint}\n`);
+  }
+  return dir;
+}
+
+const bit = (...letters: string[]) => letters.reduce((v, l) => v | (1 << 'PFSRMBUDAWCIOELKXTNJ'.indexOf(l)), 0) >>> 0;
+
+describe('explainTaint on the 6.1 ring (old WARN banner)', () => {
+  it('gives each set bit its first record, time, cause and actor', () => {
+    // 12865 = P U W O E: the value that kernel reported after the run.
+    expect(bit('P', 'U', 'W', 'O', 'E')).toBe(12865);
+    const e = explainTaint({
+      path: value(12865),
+      profile: 'mainline',
+      kmsgPath: fixture('bookworm-6.1.kmsg'),
+      _sysModuleDir: sysModules({ kt_prop: 'POE', kt_warn: 'OE' }),
+      _bootTime: BOOT,
+    });
+    expect(e.state.letters).toBe('PUWOE');
+    const by = Object.fromEntries(e.bits.map((b) => [b.flag.letter, b]));
+    expect(Object.keys(by).sort()).toEqual(['E', 'O', 'P', 'U', 'W']);
+
+    expect(by.O).toMatchObject({
+      source: 'kmsg',
+      sinceBoot: 11.002296,
+      cause: {
+        kind: 'module',
+        module: { name: 'kt_prop', letters: 'POE', intree: false, signed: false },
+        line: 'kt_prop: loading out-of-tree module taints kernel.',
+      },
+      actor: null,
+    });
+    expect(by.O.since?.getTime()).toBe(BOOT + 11002);
+    expect(by.P.cause).toMatchObject({ kind: 'module', module: { name: 'kt_prop', license: 'Proprietary' } });
+    expect(by.P.sinceBoot).toBe(11.003201);
+    expect(by.E.cause?.line).toContain('module verification failed');
+    // W: old banner; the task line that follows names the comm.
+    expect(by.W).toMatchObject({
+      source: 'kmsg',
+      sinceBoot: 12.041456,
+      cause: { kind: 'warning', site: '<scratch>/bookworm/modules-build/kt_warn.c:10' },
+      actor: { kind: 'incidental', pid: null, tid: 119, comm: 'insmod', via: 'kmsg' },
+    });
+    // U was written through the sysctl: that kernel printed no line for it.
+    expect(by.U).toMatchObject({ cause: null, since: null, sinceBoot: null, actor: null });
+    expect(e.limits).toEqual(['no log record or loaded module explains U']);
+  });
+});
+
+describe('explainTaint on the 7.x ring (new WARN banner, caller ids)', () => {
+  it('reads the new banner, the second licence line and CONFIG_PRINTK_CALLER task ids', () => {
+    const e = explainTaint({
+      path: value(bit('P', 'W', 'O', 'E')),
+      profile: 'mainline',
+      kmsgPath: fixture('trixie-7x.kmsg'),
+      _sysModuleDir: sysModules({ kt_prop: 'POE' }),
+      _bootTime: BOOT,
+    });
+    const by = Object.fromEntries(e.bits.map((b) => [b.flag.letter, b]));
+    expect(by.W).toMatchObject({
+      sinceBoot: 9.041456,
+      cause: {
+        kind: 'warning',
+        site: 'arch/x86/kernel/cpu/bugs.c:3736',
+        line: 'WARNING: arch/x86/kernel/cpu/bugs.c:3736 at __warn_thunk+0x10/0x20, CPU#1: (udev-worker)/728',
+      },
+      actor: { kind: 'incidental', tid: 728, comm: '(udev-worker)', via: 'kmsg' },
+    });
+    // The first licence line wins (it names the licence); the loader's task id comes from caller=T112.
+    expect(by.P.cause?.module).toMatchObject({ name: 'kt_prop', license: 'Proprietary', letters: 'POE' });
+    expect(by.P.actor).toEqual({ kind: 'process', pid: null, tid: 112, comm: null, via: 'kmsg' });
+    expect(e.limits).toEqual([]);
+  });
+});
+
+describe('limits', () => {
+  it('a ring that no longer reaches boot says where it starts', () => {
+    const e = explainTaint({
+      path: value(bit('L', 'W')),
+      profile: 'mainline',
+      kmsgPath: fixture('wrapped.kmsg'),
+      _bootTime: BOOT,
+    });
+    const by = Object.fromEntries(e.bits.map((b) => [b.flag.letter, b]));
+    expect(by.L).toMatchObject({
+      sinceBoot: 3200.25,
+      cause: { kind: 'soft-lockup' },
+      actor: { kind: 'incidental', tid: 4242, comm: 'kworker/3:1 (events)' },
+    });
+    expect(by.W.cause).toBeNull();
+    expect(e.limits).toContain('the log ring no longer reaches back to boot: oldest record at 3121 s');
+    expect(e.limits).toContain('no log record or loaded module explains W');
+  });
+
+  it('an unreadable log is a limit, in plain words, not an error', () => {
+    const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: join(tmp.dir, 'missing') });
+    expect(e.bits[0].cause).toBeNull();
+    expect(e.limits[0]).toBe(`kernel log not available: ${join(tmp.dir, 'missing')} does not exist`);
+  });
+
+  it('modules alone explain module bits when the log is not readable', () => {
+    const e = explainTaint({
+      path: value(bit('P', 'O')),
+      profile: 'mainline',
+      kmsgPath: join(tmp.dir, 'missing'),
+      _sysModuleDir: sysModules({ nvidia: 'PO' }),
+    });
+    expect(e.bits.map((b) => [b.flag.letter, b.source, b.cause?.module?.name])).toEqual([
+      ['P', 'modules', 'nvidia'],
+      ['O', 'modules', 'nvidia'],
+    ]);
+    expect(e.bits[0].since).toBeNull();
+  });
+
+  it('two modules carrying a bit: the module is not named (never guessed)', () => {
+    const e = explainTaint({
+      path: value(bit('O')),
+      profile: 'mainline',
+      kmsgPath: join(tmp.dir, 'missing'),
+      _sysModuleDir: sysModules({ a: 'O', b: 'O' }),
+    });
+    expect(e.bits[0].cause).toEqual({ kind: 'module' });
+  });
+
+  it('T is built in: set from boot', () => {
+    const e = explainTaint({
+      path: value(bit('T')),
+      profile: 'mainline',
+      kmsgPath: fixture('wrapped.kmsg'),
+      _bootTime: BOOT,
+    });
+    expect(e.bits[0]).toMatchObject({ source: 'built-in', sinceBoot: 0, cause: { kind: 'built-in' }, actor: null });
+    expect(e.bits[0].since?.getTime()).toBe(BOOT);
+  });
+
+  it('a clean kernel reads nothing and has no limits', () => {
+    const e = explainTaint({ path: value(0), kmsgPath: join(tmp.dir, 'missing') });
+    expect(e).toMatchObject({ bits: [], limits: [] });
+  });
+
+  it('bad options are coded errors', () => {
+    expect(() => explainTaint({ kmsgPath: '' })).toThrow(
+      expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }),
+    );
+    expect(() => explainTaint({ path: value(1), profile: 'nope' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }),
+    );
+    expect(() => explainTaint(null as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }),
+    );
+    expect(() => explainTaint({ path: join(tmp.dir, 'nofile') })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+});
+
+describe('the log reader: garbage, huge lines, truncated rings', () => {
+  it('skips lines that are not records, oversized lines and a torn last record; keeps the rest', () => {
+    const good = readFileSync(fixture('bookworm-6.1.kmsg'), 'utf8');
+    const huge = `4,99,1,-;${'A'.repeat(200_000)}`;
+    const garbage = ['\u0000\u0001\u00ff binary', '6,1;x', '', 'x'.repeat(70_000), huge].join('\n');
+    const torn = good.slice(0, good.indexOf('WARNING') + 20); // cut inside the WARN banner record
+    const file = join(tmp.dir, 'ring');
+    writeFileSync(file, `${garbage}\n${torn}`);
+    const e = explainTaint({ path: value(bit('O', 'W')), profile: 'mainline', kmsgPath: file, _bootTime: BOOT });
+    const by = Object.fromEntries(e.bits.map((b) => [b.flag.letter, b]));
+    expect(by.O.cause?.kind).toBe('module');
+    // The torn banner is still a record, but no longer a banner with a site.
+    expect(by.W.cause).toBeNull();
+    expect(e.limits.some((l) => /line\(s\) of .* are not kernel log records/.test(l))).toBe(true);
+  });
+
+  it('stops at the byte bound and says so', () => {
+    const file = join(tmp.dir, 'big');
+    const filler = Array.from({ length: 5000 }, (_, i) => `6,${i},${i * 1000},-;filler line ${i}`).join('\n');
+    writeFileSync(file, `${filler}\n4,5000,9000000,-;WARNING: at f+0x1/0x2, CPU#0: swapper/0\n`);
+    const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: file, _maxLogBytes: 64 * 1024 });
+    expect(e.bits[0].cause).toBeNull();
+    expect(e.limits).toContain('read only the first 64 KiB of the kernel log');
+    const full = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: file });
+    expect(full.bits[0].cause?.kind).toBe('warning');
+  });
+
+  it('random bytes never throw', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => {
+        const file = join(tmp.dir, 'rand');
+        writeFileSync(file, bytes);
+        const scan = scanKernelLog(file, () => false);
+        expect(scan.readable).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a FIFO with no writer reads as an empty log and never blocks', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const fifo = join(tmp.dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const scan = scanKernelLog(fifo, () => false);
+    expect(scan).toMatchObject({ readable: true, records: 0 });
+  });
+
+  it(`reads the real ${KMSG_PATH} from its start without blocking, where this process may (read-only)`, () => {
+    let fd: number;
+    try {
+      fd = openSync(KMSG_PATH, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      // Explicit opt-out: this host hides the log (dmesg_restrict and no CAP_SYSLOG).
+      console.log(`skipped: ${KMSG_PATH} not readable here (${(e as NodeJS.ErrnoException).code})`);
+      return;
+    }
+    closeSync(fd);
+    if (!statSync(KMSG_PATH).isCharacterDevice()) {
+      console.log(`skipped: ${KMSG_PATH} is not the kernel's device here (a file mounted over it)`);
+      return;
+    }
+    let count = 0;
+    let firstSeq = -1;
+    const scan = scanKernelLog(KMSG_PATH, (r) => {
+      if (count++ === 0) firstSeq = r.seq;
+      return false;
+    });
+    expect(scan.readable).toBe(true);
+    expect(scan.records).toBe(count);
+    expect(count).toBeGreaterThan(0);
+    // From the start of the ring, not from its end.
+    expect(scan.first?.seq).toBe(firstSeq);
+    expect(scan.skipped).toBe(0);
+  });
+});
