@@ -1,34 +1,38 @@
 import { defineConfig } from 'vitest/config';
 
-// Native addons crash under worker threads pools; keep vitest's forks pool
-// and create Workers explicitly in the tests that need them.
+// One project per test directory. `npm test` runs the fast ones (unit,
+// native, lifecycle, integrations); soak, faults, fleet, packaging and kernel
+// have their own npm scripts, all run by .ci/run. Native addons crash under
+// worker thread pools: keep vitest's forks pool and create Workers explicitly
+// in the tests that need them.
+const project = (name: string, extra: Record<string, unknown> = {}) => ({
+  extends: true as const,
+  test: { name, include: [`test/${name}/**/*.test.ts`], testTimeout: 20_000, ...extra },
+});
+
 export default defineConfig({
   test: {
     pool: 'forks',
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     projects: [
-      {
-        extends: true,
-        test: {
-          name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/lifecycle/**/*.test.ts', 'test/integrations/**/*.test.ts'],
-          testTimeout: 20_000,
-        },
-      },
-      {
-        extends: true,
-        test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'], testTimeout: 900_000, hookTimeout: 900_000 },
-      },
-      {
-        // npm pack + install into a fresh project, prebuilds under qemu: minutes, not seconds.
-        extends: true,
-        test: {
-          name: 'packaging',
-          include: ['test/packaging/**/*.test.ts'],
-          testTimeout: 300_000,
-          hookTimeout: 600_000,
-        },
-      },
+      // Pure functions and the fake binding.
+      project('unit'),
+      // Real triggers (inotify, poll...) on temp files.
+      project('native'),
+      // Threads, workers, child processes, closing in awkward places.
+      project('lifecycle'),
+      // CLI, health, metrics, journal, serve, panel.
+      project('integrations'),
+      // Long leak and crash-safety runs.
+      project('soak', { testTimeout: 300_000 }),
+      // Fault injection (#12).
+      project('faults', { testTimeout: 120_000 }),
+      // Real Prometheus, promtool, NPD (#14).
+      project('fleet', { testTimeout: 300_000, hookTimeout: 300_000 }),
+      // npm pack + install into a fresh project, prebuilds under qemu: minutes, not seconds.
+      project('packaging', { testTimeout: 300_000, hookTimeout: 600_000 }),
+      // Real kernels under QEMU.
+      project('kernel', { testTimeout: 900_000, hookTimeout: 900_000 }),
     ],
   },
 });

@@ -12,7 +12,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveTaint } from '../dist/index.mjs';
+import { serveTaint } from '../dist/serve.mjs';
 
 const METRICS_REQUESTS = Number(process.env.KT_BENCH_METRICS ?? 10_000);
 const METRICS_CONCURRENCY = 50;

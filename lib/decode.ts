@@ -1,5 +1,6 @@
 import { invalidArg, KernelTaintError, TaintValueError } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
+import { resolveProfile } from './profiles.js';
 import type {
   FlagSelector,
   Profile,
@@ -92,7 +93,7 @@ export function resolveIn(selector: FlagSelector, table: ProfileTable): number {
 }
 
 function concreteProfile(p: Profile | undefined): ResolvedProfile {
-  return p === undefined || p === 'auto' ? 'mainline' : p;
+  return resolveProfile(p, 'mainline');
 }
 
 function flagOf(info: TaintFlagInfo): TaintFlag {

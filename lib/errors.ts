@@ -1,4 +1,5 @@
 import { getSystemErrorName } from 'node:util';
+import type { NativeSysError } from './binding.js';
 
 /** Codes of the errors this package throws (besides Node-style system errors). */
 export type KernelTaintErrorCode =
@@ -85,6 +86,24 @@ export function systemError(errno: number, syscall: string, path?: string): Syst
 
 export function invalidArg(message: string): KernelTaintError {
   return new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', message);
+}
+
+/**
+ * The one mapping of an error that came back from the addon to a JS error:
+ * content errors become `TaintValueError` (`ERR_KERNEL_TAINT_INVALID_VALUE`,
+ * with `path` and `content`), failed system calls Node-style system errors.
+ */
+export function fromNative(e: NativeSysError): Error {
+  const path = e.path || undefined;
+  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
+  if (e.reason !== undefined) {
+    const what = e.reason === 'range' ? 'a value that does not fit in 32 bits' : 'no decimal taint value';
+    return new TaintValueError(`${e.path} holds ${what}: ${JSON.stringify(e.content)}`, {
+      path: e.path,
+      ...(e.content !== undefined ? { content: e.content } : {}),
+    });
+  }
+  return systemError(e.errno, e.syscall, path);
 }
 
 /** A short description of a bad argument for messages: `42 (number)`, `null`, `an object`. */

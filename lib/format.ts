@@ -1,8 +1,11 @@
 import { toTaintValue } from './decode.js';
 import { invalidArg, KernelTaintError } from './errors.js';
-import { PROFILE_IDS, type ProfileTable, profileTable } from './flags.js';
+import { type ProfileTable, profileTable } from './flags.js';
 import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
-import type { Profile, ResolvedProfile } from './types.js';
+import { profileForRelease, resolveProfile } from './profiles.js';
+import type { Profile } from './types.js';
+
+export { profileForRelease };
 
 /** First release that prints the verbose `Tainted: [X]=NAME` line. */
 export const VERBOSE_SINCE = '6.11.0';
@@ -25,32 +28,6 @@ export interface FormatOptions {
   verbose?: boolean;
   /** Flag table; `auto` (default) picks a vendor from the release (`.el8` → rhel8), else mainline. */
   profile?: Profile;
-}
-
-/**
- * Picks the profile a release belongs to (RHEL by `.elN`, SUSE by its flavours and
- * era: before 5.0 `suse-legacy`, else `suse`), else mainline.
- */
-export function profileForRelease(release: string | null | undefined): ResolvedProfile {
-  if (release) {
-    let version: KernelVersion | null | undefined;
-    for (const id of PROFILE_IDS) {
-      const t = profileTable(id);
-      if (!t.release?.test(release)) continue;
-      if (t.releaseFrom !== null || t.releaseBelow !== null) {
-        version ??= parseKernelVersion(release);
-        if (version === null) {
-          // No version to tell the eras apart: the current one.
-          if (t.releaseBelow !== null) continue;
-        } else {
-          if (t.releaseFrom !== null && !atLeast(version, t.releaseFrom)) continue;
-          if (t.releaseBelow !== null && atLeast(version, t.releaseBelow)) continue;
-        }
-      }
-      return id;
-    }
-  }
-  return 'mainline';
 }
 
 /** How many position chars a kernel prints: one per bit it defines. */
@@ -111,7 +88,7 @@ export function formatTaint(value: number | bigint | string, opts: FormatOptions
     version = parseKernelVersion(opts.kernel);
     if (!version) throw invalidArg(`not a kernel release: ${JSON.stringify(opts.kernel)}`);
   }
-  const profile = opts.profile === undefined || opts.profile === 'auto' ? profileForRelease(opts.kernel) : opts.profile;
+  const profile = resolveProfile(opts.profile, () => profileForRelease(opts.kernel));
   const table = profileTable(profile);
   if (v === 0) return 'Not tainted';
   const positions = printedBits(table, version);

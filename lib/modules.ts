@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { stateOf } from './decode.js';
 import { type ProfileTable, profileTable } from './flags.js';
-import { detectProfile } from './read.js';
+import { detectProfile, resolveProfile } from './profiles.js';
 import type { Profile, TaintFlag } from './types.js';
 
 /** A loaded module that taints the kernel. */
@@ -31,7 +31,7 @@ const SYS_MODULE = '/sys/module';
 const PROC_MODULES = '/proc/modules';
 
 function tableFor(profile: Profile | undefined): ProfileTable {
-  return profileTable(profile === undefined || profile === 'auto' ? detectProfile() : profile);
+  return profileTable(resolveProfile(profile, detectProfile));
 }
 
 function entry(name: string, letters: string, table: ProfileTable): ModuleTaint {

@@ -4,9 +4,9 @@
 // input of growing size).
 import { resolveIn, type StateExtra, stateOf } from './decode.js';
 import { invalidArg } from './errors.js';
-import { PROFILE_IDS, type ProfileTable, profileTable } from './flags.js';
-import { profileForRelease } from './format.js';
+import { type ProfileTable, profileTable } from './flags.js';
 import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
+import { parseProfile, profileForRelease } from './profiles.js';
 import type { Profile, ResolvedProfile, TaintState } from './types.js';
 
 /** What kind of line a taint report came from. */
@@ -42,14 +42,7 @@ const VERBOSE_REACH = 4;
 export function checkParseOptions(opts: unknown): ParseOptions {
   if (opts === undefined || opts === null) return {};
   if (typeof opts !== 'object') throw invalidArg(`parse options must be an object, got ${typeof opts}`);
-  const profile = (opts as ParseOptions).profile;
-  if (profile === undefined || profile === 'auto') return { profile };
-  if (typeof profile !== 'string' || !(PROFILE_IDS as readonly string[]).includes(profile)) {
-    throw invalidArg(
-      `unknown taint profile ${JSON.stringify(profile)}: expected one of ${PROFILE_IDS.join(', ')}, auto`,
-    );
-  }
-  return { profile };
+  return { profile: parseProfile((opts as ParseOptions).profile) };
 }
 
 // ---------------------------------------------------------------------------

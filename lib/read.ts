@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type NativeBinding, type NativeSysError, native } from './binding.js';
+import { type NativeBinding, native } from './binding.js';
 import { stateOf } from './decode.js';
-import { invalidArg, systemError, TaintValueError } from './errors.js';
+import { fromNative, invalidArg } from './errors.js';
 import { profileTable } from './flags.js';
-import { profileForRelease } from './format.js';
-import type { FlagSelector, Profile, ResolvedProfile, TaintState } from './types.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import type { FlagSelector, Profile, TaintState } from './types.js';
+
+export { detectProfile };
 
 /** The sysctl every reader uses unless told otherwise. */
 export const TAINT_PATH = '/proc/sys/kernel/tainted';
@@ -26,28 +28,11 @@ const handles = new Map<string, number>();
 let fastRead: NativeBinding['readValue'] | null = null;
 let fastHandle = -1;
 
-function toError(e: NativeSysError): Error {
-  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
-  if (e.reason === 'invalid') {
-    return new TaintValueError(`${e.path} does not hold a decimal taint value: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      content: e.content,
-    });
-  }
-  if (e.reason === 'range') {
-    return new TaintValueError(`${e.path} holds a value that does not fit in 32 bits: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      content: e.content,
-    });
-  }
-  return systemError(e.errno, e.syscall, e.path);
-}
-
 function handleFor(path: string): number {
   const h = handles.get(path);
   if (h !== undefined) return h;
   const r = native().openReader(path);
-  if (typeof r !== 'number') throw toError(r);
+  if (typeof r !== 'number') throw fromNative(r);
   if (handles.size >= MAX_KEPT) {
     for (const [p, old] of handles) {
       if (p === TAINT_PATH) continue;
@@ -93,7 +78,7 @@ export function readTaintValue(opts?: ReadOptions): number {
   b.closeReader(h);
   handles.delete(path);
   if (path === TAINT_PATH) fastRead = null;
-  throw toError(v);
+  throw fromNative(v);
 }
 
 /** Closes every kept descriptor (they reopen on the next read). */
@@ -134,24 +119,6 @@ function hasTaintedChars(): boolean {
   return taintedChars;
 }
 
-let autoProfile: ResolvedProfile | undefined;
-/** The profile of the running system: RHEL/SUSE from the kernel release or /etc/os-release, Peios from its sysctl. */
-export function detectProfile(): ResolvedProfile {
-  if (autoProfile) return autoProfile;
-  const release = readSmall('/proc/sys/kernel/osrelease')?.trim();
-  let p = profileForRelease(release);
-  if (p === 'mainline') {
-    const os = readSmall('/etc/os-release') ?? '';
-    const id = /^ID(?:_LIKE)?=.*$/gm;
-    const ids = (os.match(id) ?? []).join(' ').toLowerCase();
-    if (/peios/.test(ids)) p = 'peios';
-    else if (/suse|sles/.test(ids)) p = 'suse';
-    else if (readSmall(TAINTED_CHARS_PATH) !== null) p = 'peios';
-  }
-  autoProfile = p;
-  return p;
-}
-
 /**
  * Reads and decodes the taint value. Where the kernel exposes
  * `/proc/sys/kernel/tainted_chars` (Peios) it is read too, and a disagreement
@@ -163,7 +130,7 @@ export function detectProfile(): ResolvedProfile {
  */
 export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
   const value = readTaintValue(opts);
-  const profile = opts.profile === undefined || opts.profile === 'auto' ? detectProfile() : opts.profile;
+  const profile = resolveProfile(opts.profile, detectProfile);
   const state = stateOf(value, profileTable(profile));
   const charsPath = opts.charsPath ?? (opts.path === undefined && hasTaintedChars() ? TAINTED_CHARS_PATH : undefined);
   const chars = charsPath ? readSmall(charsPath) : null;

@@ -5,10 +5,11 @@ import { EventEmitter } from 'node:events';
 import { type NativeBinding, type NativeSysError, type NativeTrigger, native } from './binding.js';
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
-import { invalidArg, systemError, TaintValueError } from './errors.js';
+import { fromNative, invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
-import { detectProfile, TAINT_PATH } from './read.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import { TAINT_PATH } from './read.js';
 import type { FlagSelector, Profile, ResolvedProfile, TaintFlag, TaintState } from './types.js';
 
 /** What can make the watcher re-read the taint value. */
@@ -116,18 +117,6 @@ function bootId(): string | null {
   return bootIdCache;
 }
 
-function nativeError(e: NativeSysError): Error {
-  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
-  if (e.reason !== undefined) {
-    const what = e.reason === 'range' ? 'a value that does not fit in 32 bits' : 'no decimal taint value';
-    return new TaintValueError(`${e.path} holds ${what}: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      content: e.content,
-    });
-  }
-  return systemError(e.errno, e.syscall, e.path || undefined);
-}
-
 /** @internal Resolved options. */
 export interface WatcherConfig {
   path: string;
@@ -157,17 +146,7 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
       throw invalidArg(`unknown trigger ${JSON.stringify(t)}: expected one of ${WATCH_TRIGGERS.join(', ')}`);
     }
   }
-  let profile: ResolvedProfile;
-  if (opts.profile === undefined || opts.profile === 'auto') {
-    profile = detectProfile();
-  } else {
-    try {
-      profileTable(opts.profile);
-    } catch {
-      throw invalidArg(`unknown profile ${JSON.stringify(opts.profile)}`);
-    }
-    profile = opts.profile;
-  }
+  const profile: ResolvedProfile = resolveProfile(opts.profile, detectProfile);
   const table = profileTable(profile);
   let mask = 0xffff_ffff;
   if (opts.filter !== undefined) {
@@ -233,7 +212,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       { path: cfg.path, triggers: cfg.triggers, interval: cfg.interval, counterPaths: cfg.counterPaths },
       (trigger, result, kmsg) => this.#onNative(trigger, result, kmsg),
     );
-    if (!('id' in r)) throw nativeError(r);
+    if (!('id' in r)) throw fromNative(r);
     this.#id = r.id;
     this.#triggers = Object.freeze([...r.triggers]);
     this.#current = stateOf(r.value, this.#table);
@@ -407,7 +386,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #onNative(trigger: NativeTrigger, result: number | NativeSysError, kmsg: string | null): void {
     if (this.#closed) return;
     if (typeof result !== 'number') {
-      this.#error = nativeError(result);
+      this.#error = fromNative(result);
       this.emit('error', this.#error);
       return;
     }

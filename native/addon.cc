@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "attribution/test_api.h"
 #include "reader.h"
 #include "sys_error.h"
 #include "triggers/kmsg.h"
@@ -39,6 +40,8 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
     NAPI_THROW_IF_FAILED_VOID(
         env, napi_create_function(env, "readValue", NAPI_AUTO_LENGTH, &KernelTaintAddon::ReadValue, this, &read_value));
     exports.Set("readValue", Napi::Value(env, read_value));
+    // Test-only: the attribution parsers on synthetic input (lib/binding.ts, @internal).
+    exports.Set("_attribution", AttributionTestApi(env));
   }
 
  private:

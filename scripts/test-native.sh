@@ -22,6 +22,10 @@ LD_PRELOAD="$libasan:$libubsan" \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   node test/native/exercise-watch.cjs "$asan_bin"
+LD_PRELOAD="$libasan:$libubsan" \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  node test/native/exercise-attribution.cjs "$asan_bin"
 
 echo "== exercise under valgrind"
 [[ -f build/Release/kernel_taint.node ]] || npx cmake-js compile --out build >/dev/null

@@ -7,6 +7,7 @@
 // bit and labels, not one metric per letter.
 import { KernelTaintError } from '../errors.js';
 import { profileTable } from '../flags.js';
+import { resolveProfile } from '../profiles.js';
 import { readTaint } from '../read.js';
 import type { Profile, TaintState } from '../types.js';
 import { loadPeer } from './peer.js';
@@ -136,7 +137,7 @@ export function taintMetricFamilies(
   } = {},
 ): MetricFamily[] {
   const names = taintMetricNames(opts.prefix);
-  const profile = state?.profile ?? (opts.profile && opts.profile !== 'auto' ? opts.profile : 'mainline');
+  const profile = state?.profile ?? resolveProfile(opts.profile, 'mainline');
   const table = profileTable(profile);
   const tainted: MetricSample[] = [];
   if (state) {

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli.js';
+import { main } from '../../lib/cli/index.js';
 import { readTaintJournal } from '../../lib/integrations/journal.js';
 import { ROOT } from '../helpers/reference.js';
 import { taintFile, tempDir } from '../helpers/tmp.js';

@@ -90,6 +90,9 @@ describe('npm pack', () => {
       'dist/index.mjs',
       'dist/index.d.cts',
       'dist/index.d.mts',
+      ...['health', 'metrics', 'journal', 'serve', 'panel', 'cli'].flatMap((e) =>
+        ['cjs', 'mjs', 'd.cts', 'd.mts'].map((x) => `dist/${e}.${x}`),
+      ),
       'native/sources.txt',
       'native/unsupported.cc',
     ]) {

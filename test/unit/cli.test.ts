@@ -137,11 +137,11 @@ describe('kernel-taint CLI', () => {
   });
 
   it('uses colour only when asked or on a TTY, and honours NO_COLOR', async () => {
-    const { main } = await import('../../lib/cli.js');
-    const run = async (isTTY: boolean, env: NodeJS.ProcessEnv) => {
+    const { main } = await import('../../lib/cli/index.js');
+    const run = async (isTTY: boolean, env: NodeJS.ProcessEnv, extra: string[] = []) => {
       let out = '';
-      await main(['decode', '512'], {
-        out: (s) => {
+      await main(['decode', '512', ...extra], {
+        out: (s: string) => {
           out += s;
         },
         err: () => {},
@@ -151,9 +151,14 @@ describe('kernel-taint CLI', () => {
       });
       return out;
     };
-    expect(await run(true, {})).toContain('\x1b[');
-    expect(await run(true, { NO_COLOR: '1' })).not.toContain('\x1b[');
-    expect(await run(false, {})).not.toContain('\x1b[');
+    const term = { TERM: 'xterm-256color' };
+    expect(await run(true, term)).toContain('\x1b[');
+    expect(await run(true, { ...term, NO_COLOR: '1' })).not.toContain('\x1b[');
+    expect(await run(true, { TERM: 'dumb' })).not.toContain('\x1b[');
+    expect(await run(false, term)).not.toContain('\x1b[');
+    expect(await run(false, { FORCE_COLOR: '1' })).toContain('\x1b[');
+    expect(await run(false, term, ['--color'])).toContain('\x1b[');
+    expect(await run(true, term, ['--no-color'])).not.toContain('\x1b[');
   });
 });
 
@@ -162,5 +167,85 @@ describe('README', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'scripts/readme-flags.mjs'), '--check'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('kernel-taint command line (parseArgs declarations)', () => {
+  async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+    const { main } = await import('../../lib/cli/index.js');
+    let out = '';
+    let err = '';
+    const code = await main(argv, {
+      out: (s: string) => {
+        out += `${s}\n`;
+      },
+      err: (s: string) => {
+        err += `${s}\n`;
+      },
+      isTTY: false,
+      env,
+      stdin: async () => '',
+    });
+    return { code, out, err };
+  }
+
+  it('generates --help from every command declaration', async () => {
+    const { COMMANDS } = await import('../../lib/cli/index.js');
+    const { GLOBAL_OPTIONS } = await import('../../lib/cli/options.js');
+    const help = (await run(['--help'])).out;
+    for (const c of COMMANDS) {
+      expect(help).toContain(`kernel-taint ${c.usage}`);
+      const section = help.slice(
+        help.indexOf(c.name === 'report' ? 'Options of the report' : `Options of kernel-taint ${c.name}:`),
+      );
+      const end = section.indexOf('\n\n');
+      for (const o of c.options) expect(section.slice(0, end)).toContain(`--${o.name}`);
+    }
+    for (const o of GLOBAL_OPTIONS) expect(help).toContain(`--${o.name}`);
+    // What --help used to miss.
+    for (const [cmd, opt] of [
+      ['watch', '--path'],
+      ['check', '--path'],
+      ['serve', '--path'],
+      ['serve', '--interval'],
+      ['serve', '--baseline'],
+      ['report', '--color'],
+    ]) {
+      const r = await run([cmd === 'report' ? '--help' : cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(opt);
+    }
+    expect((await run(['watch', '--help'])).out).toMatch(/^Usage: kernel-taint watch/m);
+  });
+
+  it('rejects options of another command and says whose they are', async () => {
+    const r = await run(['check', '--port', '1']);
+    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--port is not an option of check') });
+    expect((await run(['decode', '1', '--path', 'x'])).err).toContain('--path is not an option of decode');
+    expect((await run(['--exec', 'true'])).err).toContain('--exec is not an option of the report');
+    expect((await run(['--path'])).err).toContain('--path needs a value');
+    expect((await run(['--json=1'])).err).toContain('--json takes no value');
+    expect((await run(['frob'])).err).toContain("unknown command 'frob'");
+    expect((await run(['decode', '1', '2'])).code).toBe(2);
+  });
+
+  it('accepts options before or after the command, --opt=value, and -- before a dashed argument', async () => {
+    expect(JSON.parse((await run(['--json', 'decode', '512'])).out).letters).toBe('W');
+    expect(JSON.parse((await run(['decode', '--profile=RHEL8', '0x20000000', '--json'])).out).profile).toBe('rhel8');
+    const dashed = await run(['decode', '--json', '--', '-1']);
+    expect(dashed.code).toBe(2);
+    expect(dashed.err).toContain('ERR_KERNEL_TAINT_INVALID_VALUE');
+  });
+
+  it('takes profile names in any case', async () => {
+    const r = await run(['decode', '0x20000000', '--profile', 'Rhel8', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).names).toEqual(['TECH_PREVIEW']);
+    expect((await run(['decode', '1', '--profile', 'windows'])).err).toContain("unknown profile 'windows'");
+  });
+
+  it('keeps the serve default port equal to the library default', async () => {
+    const { DEFAULT_SERVE_PORT } = await import('../../lib/integrations/serve.js');
+    expect((await run(['serve', '--help'])).out).toContain(`default ${DEFAULT_SERVE_PORT})`);
   });
 });

@@ -1,0 +1,73 @@
+// `kernel-taint check`: a CI gate over the current taint and a policy.
+import { readModuleTaints } from '../modules.js';
+import { readTaint } from '../read.js';
+import {
+  BASELINE_OPTION,
+  type Command,
+  JSON_OPTION,
+  PATH_OPTION,
+  POLICY_OPTION,
+  PROFILE_OPTION,
+  stringOption,
+  UsageError,
+} from './options.js';
+
+export const check: Command = {
+  name: 'check',
+  usage: 'check [--policy FILE] [--baseline FILE] [--fail-on warn|fail] [--json]',
+  summary: 'CI gate: exit 0 pass/warn, 1 fail, 2 error',
+  details:
+    'Classifies the current taint under --policy (default: by category). --baseline FILE ignores the bits\n' +
+    'that were set at the first check of this boot (the file is created then).',
+  options: [
+    POLICY_OPTION,
+    BASELINE_OPTION,
+    { name: 'fail-on', type: 'string', arg: 'warn|fail', help: 'lowest status that exits 1 (default fail)' },
+    JSON_OPTION,
+    PROFILE_OPTION,
+    PATH_OPTION,
+  ],
+  positionals: [0, 0],
+  async run({ values, profile, io }) {
+    const failOn = stringOption(values, 'fail-on') ?? 'fail';
+    if (failOn !== 'warn' && failOn !== 'fail') throw new UsageError(`--fail-on must be warn or fail, got '${failOn}'`);
+    const { bootBaseline } = await import('../integrations/boot.js');
+    const { classifyTaint, loadTaintPolicy } = await import('../integrations/policy.js');
+    const policyFile = stringOption(values, 'policy');
+    let policy = policyFile ? loadTaintPolicy(policyFile) : {};
+    const path = stringOption(values, 'path');
+    const state = readTaint({ ...(path ? { path } : {}), profile: profile ?? 'auto' });
+    const baselineFile = stringOption(values, 'baseline');
+    let baseline: ReturnType<typeof bootBaseline> | null = null;
+    if (baselineFile) {
+      baseline = bootBaseline(baselineFile, state.value, {
+        ...(io.env.KERNEL_TAINT_BOOT_ID_PATH ? { bootIdPath: io.env.KERNEL_TAINT_BOOT_ID_PATH } : {}),
+      });
+      policy = { ...policy, onlyNewSinceBoot: true };
+    }
+    const needsModules = (policy.allow ?? []).some((r) => typeof r === 'object' && r.modules !== undefined);
+    const c = classifyTaint(state, policy, {
+      ...(baseline ? { baseline: baseline.value } : {}),
+      ...(needsModules ? { modules: readModuleTaints({ profile: profile ?? 'auto' }) } : {}),
+    });
+    if (values.json) {
+      io.out(
+        JSON.stringify({
+          status: c.status,
+          value: state.value,
+          letters: state.letters,
+          profile: state.profile,
+          baseline: baseline ? { value: baseline.value, bootId: baseline.bootId, created: baseline.created } : null,
+          reasons: c.reasons,
+        }),
+      );
+    } else {
+      io.out(`${c.status.toUpperCase()}: ${state}`);
+      if (baseline?.created) io.out(`  baseline recorded in ${baselineFile}: value ${baseline.value}`);
+      else if (baseline) io.out(`  baseline from ${baselineFile}: value ${baseline.value} (ignored bits)`);
+      for (const r of c.reasons) io.out(`  [${r.letter}] ${r.status}: ${r.message}`);
+    }
+    const bad = failOn === 'warn' ? ['warn', 'fail'] : ['fail'];
+    return bad.includes(c.status) ? 1 : 0;
+  },
+};

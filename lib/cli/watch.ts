@@ -1,0 +1,145 @@
+// `kernel-taint watch`: streams changes until Ctrl-C; --exec runs a command per change.
+import { spawn } from 'node:child_process';
+import type { FlagSelector } from '../types.js';
+import { type TaintChange, watchTaint } from '../watch.js';
+import { errorLine, stopSignal, untilAborted } from './io.js';
+import {
+  type Command,
+  INTERVAL_OPTION,
+  intOption,
+  JOURNAL_OPTIONS,
+  JSON_OPTION,
+  journalOption,
+  PATH_OPTION,
+  PROFILE_OPTION,
+  stringOption,
+} from './options.js';
+
+function changeJson(c: TaintChange): Record<string, unknown> {
+  return {
+    seq: c.seq,
+    time: c.time.toISOString(),
+    bootId: c.bootId,
+    trigger: c.trigger,
+    value: c.current.value,
+    letters: c.current.letters,
+    previous: c.previous.value,
+    added: c.added.map((f) => ({ bit: f.bit, letter: f.letter, name: f.name, category: f.category })),
+    modules: c.modules.carrying.map((m) => ({ name: m.name, letters: m.letters })),
+    unattributable: c.modules.unattributable.map((f) => f.letter),
+    kmsg: c.kmsg,
+  };
+}
+
+function changeLine(c: TaintChange): string {
+  const t = c.time.toISOString();
+  if (c.trigger === 'initial') return `${t} initial: ${c.current}`;
+  const what =
+    c.added.length > 0
+      ? `+${c.added.map((f) => f.letter).join('')} (${c.added.map((f) => f.name).join(', ')})`
+      : `value dropped to ${c.current.value}`;
+  const from = c.modules.carrying.length
+    ? ` from ${c.modules.carrying.map((m) => `${m.name}(${m.letters})`).join(' ')}`
+    : '';
+  return `${t} ${what} via ${c.trigger}${from}: ${c.current}`;
+}
+
+export const watch: Command = {
+  name: 'watch',
+  usage: 'watch [--json] [--exec CMD] [--interval MS] [--filter W,D,...] [--ignore-initial] [--journal FILE]',
+  summary: 'stream changes until Ctrl-C; --exec runs CMD (sh -c) per change, JSON on its stdin',
+  details:
+    'Each change is one line (--json: one JSON object). --exec runs one command at a time, in order, with the\n' +
+    'change as JSON on stdin and in KERNEL_TAINT_SEQ, _VALUE, _LETTERS, _ADDED, _TRIGGER, _BOOT_ID.',
+  options: [
+    JSON_OPTION,
+    { name: 'exec', type: 'string', arg: 'CMD', help: 'run CMD with sh -c once per change' },
+    INTERVAL_OPTION,
+    { name: 'filter', type: 'string', arg: 'W,D,...', help: 'only changes adding these bits, letters or names' },
+    { name: 'ignore-initial', type: 'boolean', help: 'do not report the value found at start' },
+    ...JOURNAL_OPTIONS,
+    PROFILE_OPTION,
+    PATH_OPTION,
+  ],
+  positionals: [0, 0],
+  async run({ values, profile, io }) {
+    const interval = intOption(values, 'interval', 0, 0x7fff_ffff);
+    const filter: FlagSelector[] | undefined = stringOption(values, 'filter')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const exec = stringOption(values, 'exec');
+    const path = stringOption(values, 'path');
+    const openJournal = await journalOption(values, io, profile);
+    const { signal, dispose } = stopSignal(io);
+    let watcher: ReturnType<typeof watchTaint>;
+    try {
+      watcher = watchTaint({
+        ...(path ? { path } : {}),
+        ...(interval !== undefined ? { interval } : {}),
+        ...(filter ? { filter } : {}),
+        ignoreInitial: values['ignore-initial'] === true,
+        profile: profile ?? 'auto',
+      });
+    } catch (e) {
+      dispose();
+      throw e;
+    }
+    let journal: ReturnType<typeof openJournal>;
+    try {
+      journal = openJournal(watcher);
+    } catch (e) {
+      await watcher.close();
+      dispose();
+      throw e;
+    }
+    journal?.on('error', (e) => io.err(`kernel-taint: journal: ${e.message}`));
+    let queue = Promise.resolve();
+    const run = (c: TaintChange) => {
+      if (!exec) return;
+      const json = JSON.stringify(changeJson(c));
+      queue = queue.then(
+        () =>
+          new Promise<void>((resolve) => {
+            const child = spawn('/bin/sh', ['-c', exec], {
+              stdio: ['pipe', 'inherit', 'inherit'],
+              env: {
+                ...io.env,
+                KERNEL_TAINT_SEQ: String(c.seq),
+                KERNEL_TAINT_VALUE: String(c.current.value),
+                KERNEL_TAINT_LETTERS: c.current.letters,
+                KERNEL_TAINT_ADDED: c.added.map((f) => f.letter).join(''),
+                KERNEL_TAINT_TRIGGER: c.trigger,
+                KERNEL_TAINT_BOOT_ID: c.bootId ?? '',
+              },
+            });
+            child.stdin.on('error', () => {});
+            child.stdin.end(`${json}\n`);
+            child.on('error', (e) => {
+              io.err(`kernel-taint: --exec: ${e.message}`);
+              resolve();
+            });
+            child.on('close', (code, sig) => {
+              if (code !== 0) io.err(`kernel-taint: --exec exited with ${sig ?? code}`);
+              resolve();
+            });
+          }),
+      );
+    };
+    watcher.on('change', (c) => {
+      io.out(values.json ? JSON.stringify(changeJson(c)) : changeLine(c));
+      run(c);
+    });
+    watcher.on('error', (e) => io.err(errorLine(e)));
+    watcher.on('ready', (triggers) => {
+      if (!values.json)
+        io.err(`kernel-taint: watching ${path ?? '/proc/sys/kernel/tainted'} via ${triggers.join(', ')}`);
+    });
+    await untilAborted(signal);
+    dispose();
+    await watcher.close();
+    await queue;
+    await journal?.close();
+    return 0;
+  },
+};

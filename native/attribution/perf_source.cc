@@ -1,0 +1,650 @@
+#include "perf_source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/hw_breakpoint.h>
+#include <sys/ioctl.h>
+#include <linux/netlink.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+
+namespace kt {
+
+namespace {
+
+constexpr size_t kDataPages = 8;  // 1 + 2^3 pages per ring: ~300 samples with a 12-frame callchain
+constexpr size_t kMaxStack = 16;
+constexpr uint32_t kBitW = 1u << 9;
+constexpr uint32_t kBitB = 1u << 5;
+constexpr int64_t kReloadEveryNs = 1000LL * 1000 * 1000;
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+bool ReadSmall(const std::string& path, std::string* out, size_t max = 1 << 20) {
+  return ReadFileText(path.c_str(), out, max);
+}
+
+bool ReadBig(const std::string& path, std::string* out) { return ReadSmall(path, out, 256u << 20); }
+
+long PerfOpen(perf_event_attr* attr, pid_t pid, int cpu) {
+  return syscall(SYS_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string PerfReason(const char* source, int err) {
+  std::string paranoid;
+  ReadSmall("/proc/sys/kernel/perf_event_paranoid", &paranoid, 32);
+  paranoid = Trimmed(paranoid);
+  std::string s = source;
+  switch (err) {
+    case EACCES:
+    case EPERM:
+      if (std::strcmp(source, "watchpoint") == 0) return s + ": needs CAP_SYS_ADMIN";
+      return s + ": needs CAP_PERFMON or CAP_SYS_ADMIN (perf_event_paranoid=" + paranoid + ")";
+    case ENOENT:
+    case EOPNOTSUPP:
+    case ENODEV:
+      return s + ": not supported by this kernel or CPU (" + std::strerror(err) + ")";
+    case ENOSPC:
+      return s + ": no free hardware debug register (a debugger may hold them)";
+    case EMFILE:
+    case ENFILE:
+      return s + ": out of file descriptors";
+    case ENOSYS:
+      return s + ": perf_event_open is not available (seccomp or no CONFIG_PERF_EVENTS)";
+    default:
+      return s + ": perf_event_open failed: " + std::strerror(err);
+  }
+}
+
+// "integrity" / "confidentiality" when the kernel is locked down, else "".
+std::string Lockdown() {
+  std::string text;
+  if (!ReadSmall("/sys/kernel/security/lockdown", &text, 256)) return {};
+  size_t open = text.find('['), close = text.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return {};
+  std::string mode = text.substr(open + 1, close - open - 1);
+  return mode == "none" ? std::string() : mode;
+}
+
+}  // namespace
+
+// ---- PerfEvents -----------------------------------------------------------------
+
+bool PerfEvents::Open(const perf_event_attr& attr, pid_t pid, const std::vector<int>& cpus, int* err) {
+  Close();
+  attr_ = attr;
+  attr_.disabled = 1;
+  pid_ = pid;
+  *err = 0;
+  if (pid > 0) {
+    if (!OpenOne(-1, err)) return Close(), false;
+  } else {
+    for (int cpu : cpus) {
+      if (!OpenOne(cpu, err)) return Close(), false;
+    }
+  }
+  // Enabled only after every CPU opened, and reported armed only once every
+  // enable returned: a late arm on one CPU would miss writes there.
+  for (Ring& r : rings_) {
+    if (ioctl(r.fd.get(), PERF_EVENT_IOC_ENABLE, 0) != 0) {
+      *err = errno;
+      Close();
+      return false;
+    }
+  }
+  return !rings_.empty();
+}
+
+bool PerfEvents::OpenCpu(int cpu, int* err) {
+  if (Has(cpu)) return true;
+  if (!OpenOne(cpu, err)) return false;
+  Ring& r = rings_.back();
+  if (ioctl(r.fd.get(), PERF_EVENT_IOC_ENABLE, 0) != 0) {
+    *err = errno;
+    CloseCpu(cpu);
+    return false;
+  }
+  return true;
+}
+
+bool PerfEvents::Has(int cpu) const {
+  for (const Ring& r : rings_) {
+    if (r.cpu == cpu) return true;
+  }
+  return false;
+}
+
+bool PerfEvents::OpenOne(int cpu, int* err) {
+  perf_event_attr a = attr_;
+  long fd = PerfOpen(&a, pid_ > 0 ? pid_ : -1, cpu);
+  if (fd < 0) {
+    *err = errno;
+    return false;
+  }
+  Ring r;
+  r.cpu = cpu;
+  r.fd.reset(static_cast<int>(fd));
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  r.len = (1 + kDataPages) * page;
+  void* base = mmap(nullptr, r.len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd.get(), 0);
+  if (base == MAP_FAILED) {
+    *err = errno;
+    return false;
+  }
+  r.base = base;
+  rings_.push_back(std::move(r));
+  return true;
+}
+
+void PerfEvents::CloseCpu(int cpu) {
+  for (auto it = rings_.begin(); it != rings_.end(); ++it) {
+    if (it->cpu != cpu) continue;
+    if (it->base != nullptr) munmap(it->base, it->len);
+    rings_.erase(it);
+    return;
+  }
+}
+
+void PerfEvents::Close() {
+  for (Ring& r : rings_) {
+    if (r.base != nullptr) munmap(r.base, r.len);
+  }
+  rings_.clear();
+}
+
+// ---- PerfSourceBase --------------------------------------------------------------
+
+std::vector<int> PerfSourceBase::ParseCpuList(const std::string& text) {
+  // "0-3,5,7-8\n"
+  std::vector<int> cpus;
+  size_t i = 0;
+  auto num = [&](long* out) {
+    size_t start = i;
+    long v = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 7) v = v * 10 + (text[i++] - '0');
+    *out = v;
+    return i > start;
+  };
+  while (i < text.size()) {
+    long a = 0, b = 0;
+    if (!num(&a)) break;
+    b = a;
+    if (i < text.size() && text[i] == '-') {
+      ++i;
+      if (!num(&b) || b < a) return {};
+    }
+    if (b - a > 65536) return {};
+    for (long c = a; c <= b; ++c) cpus.push_back(static_cast<int>(c));
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+    } else {
+      break;
+    }
+  }
+  return cpus;
+}
+
+namespace {
+
+std::vector<int> OnlineCpus() {
+  std::string text;
+  std::vector<int> cpus;
+  if (ReadSmall("/sys/devices/system/cpu/online", &text, 4096)) cpus = PerfSourceBase::ParseCpuList(text);
+  if (cpus.empty()) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long c = 0; c < n && c < 4096; ++c) cpus.push_back(static_cast<int>(c));
+  }
+  return cpus;
+}
+
+constexpr uint64_t kTagHotplug = ~0ull;
+
+PerfReport ReportOf(const perf::Sample& s, PerfReport::Via via) {
+  PerfReport r;
+  r.via = via;
+  r.pid = s.pid;
+  r.tid = s.tid;
+  r.cpu = s.cpu;
+  r.time_ns = s.time;
+  return r;
+}
+
+}  // namespace
+
+bool PerfSourceBase::OpenBase(std::string* reason) {
+  Close();
+  epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) {
+    *reason = std::string("epoll_create1: ") + std::strerror(errno);
+    return false;
+  }
+  // CPU hotplug arrives as "SUBSYSTEM=cpu" uevents: re-arm then. Optional
+  // (a container without netlink uevents keeps the CPUs it started with).
+  hotplug_.reset(socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT));
+  if (hotplug_) {
+    struct sockaddr_nl sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = 1;
+    struct epoll_event ev;
+    std::memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTagHotplug;
+    if (bind(hotplug_.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0 ||
+        epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, hotplug_.get(), &ev) != 0) {
+      hotplug_.reset();
+    }
+  }
+  online_ = OnlineCpus();
+  return true;
+}
+
+bool PerfSourceBase::Watch(PerfEvents* ev, std::string* reason) {
+  for (auto& r : ev->rings()) {
+    struct epoll_event e;
+    std::memset(&e, 0, sizeof e);
+    e.events = EPOLLIN;
+    e.data.u64 = static_cast<uint64_t>(static_cast<uint32_t>(r.cpu));
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, r.fd.get(), &e) != 0) {
+      *reason = std::string("epoll_ctl: ") + std::strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+void PerfSourceBase::Close() {
+  for (PerfEvents* e : events()) e->Close();
+  epoll_.reset();
+  hotplug_.reset();
+  armed_ = false;
+  cpus_ = 0;
+}
+
+bool PerfSourceBase::LoadSymbols() {
+  Kallsyms fresh;
+  if (!fresh.Load(kallsyms_path_.c_str())) return false;
+  syms_ = std::move(fresh);
+  syms_loaded_ = true;
+  last_reload_ns_ = NowNs();
+  return true;
+}
+
+void PerfSourceBase::Symbolize(const std::vector<uint64_t>& chain, PerfReport* r, size_t max_frames) {
+  if (chain.empty() || !syms_loaded_) return;
+  bool unknown = false;
+  for (uint64_t ip : chain) unknown |= !syms_.Covers(ip);
+  if (unknown && NowNs() - last_reload_ns_ >= kReloadEveryNs) {
+    // A module loaded after the table was read: read it again (at most once a second).
+    if (LoadSymbols()) ++stats_.reloads;
+    last_reload_ns_ = NowNs();
+  }
+  for (size_t i = 0; i < chain.size() && i < max_frames; ++i) r->stack.push_back(syms_.Name(chain[i]));
+  int site = SiteFrame(syms_, chain);
+  if (site >= 0) r->site = syms_.Name(chain[static_cast<size_t>(site)]);
+}
+
+void PerfSourceBase::FillProcess(PerfReport* r) {
+  if (r->pid == 0) return;  // the idle task / interrupt context: no process to name
+  char dir[48];
+  std::snprintf(dir, sizeof dir, "/proc/%u/task/%u/", r->pid, r->tid != 0 ? r->tid : r->pid);
+  std::string s;
+  if (ReadSmall(std::string(dir) + "comm", &s, 64)) r->comm = Trimmed(s);
+  char exe[4096];
+  ssize_t n = readlink((std::string(dir) + "exe").c_str(), exe, sizeof exe - 1);
+  if (n > 0) r->exe.assign(exe, static_cast<size_t>(n));
+  if (ReadSmall(std::string(dir) + "status", &s, 8192)) {
+    size_t at = s.find("\nUid:");
+    if (at != std::string::npos) r->uid = std::strtoll(s.c_str() + at + 5, nullptr, 10);
+  }
+}
+
+void PerfSourceBase::Report(PerfReport r) {
+  latest_ = std::move(r);
+  ++stats_.reports;
+}
+
+void PerfSourceBase::CheckCpus() {
+  std::vector<int> now = OnlineCpus();
+  if (now == online_) return;
+  for (PerfEvents* e : events()) {
+    if (!e->open()) continue;
+    std::vector<int> gone;
+    for (auto& r : e->rings()) {
+      if (r.cpu >= 0 && std::find(now.begin(), now.end(), r.cpu) == now.end()) gone.push_back(r.cpu);
+    }
+    for (int c : gone) e->CloseCpu(c);  // closing removes it from the epoll set
+    for (int c : now) {
+      int err = 0;
+      if (e->Has(c) || !e->OpenCpu(c, &err)) continue;
+      struct epoll_event ev;
+      std::memset(&ev, 0, sizeof ev);
+      ev.events = EPOLLIN;
+      ev.data.u64 = static_cast<uint64_t>(static_cast<uint32_t>(c));
+      if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, e->rings().back().fd.get(), &ev) != 0) e->CloseCpu(c);
+      ++stats_.rearms;
+    }
+  }
+  online_ = now;
+}
+
+bool PerfSourceBase::Drain() {
+  if (!epoll_) return false;
+  const int64_t t0 = NowNs();
+  ++stats_.drains;
+  // Consume the readiness of the inner set; learn about hangups and hotplug.
+  struct epoll_event evs[16];
+  bool hotplug = false;
+  std::vector<int> hung;
+  for (;;) {
+    int n = epoll_wait(epoll_.get(), evs, 16, 0);
+    if (n <= 0) break;
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.u64 == kTagHotplug) {
+        hotplug = true;
+      } else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+        hung.push_back(static_cast<int>(static_cast<uint32_t>(evs[i].data.u64)));
+      }
+    }
+    if (n < 16) break;
+  }
+  bool news = DrainEvents();
+  if (hotplug) {
+    char buf[8192];
+    bool cpu = false;
+    for (;;) {
+      ssize_t n = recv(hotplug_.get(), buf, sizeof buf - 1, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == ENOBUFS) {
+        cpu = true;  // lost some: check anyway
+        continue;
+      }
+      if (n <= 0) break;
+      buf[n] = '\0';
+      // "online@/devices/system/cpu/cpu1\0ACTION=online\0...SUBSYSTEM=cpu\0"
+      for (ssize_t at = 0; at < n; at += static_cast<ssize_t>(std::strlen(buf + at)) + 1) {
+        if (std::strcmp(buf + at, "SUBSYSTEM=cpu") == 0) cpu = true;
+      }
+    }
+    if (cpu) CheckCpus();
+  }
+  for (int c : hung) {
+    // An event that hung up (its CPU went away) would make epoll spin: drop
+    // it; CheckCpus opens it again when the CPU comes back.
+    for (PerfEvents* e : events()) e->CloseCpu(c);
+  }
+  stats_.drain_ns += static_cast<uint64_t>(NowNs() - t0);
+  return news;
+}
+
+// ---- WatchpointCore -----------------------------------------------------------
+
+bool WatchpointCore::Arm(std::string* reason) {
+  if (!OpenBase(reason)) return false;
+  perf_event_attr a;
+  std::memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_BREAKPOINT;
+  a.bp_type = HW_BREAKPOINT_W;
+  a.bp_len = HW_BREAKPOINT_LEN_8;
+  a.sample_period = 1;
+  a.wakeup_events = 1;
+  a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN;
+  a.exclude_callchain_user = 1;
+  if (test_pid_ > 0) {
+    a.bp_addr = test_addr_;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+  } else {
+    if (Lockdown() == "confidentiality") {
+      *reason = "watchpoint: kernel lockdown (confidentiality)";
+      return Close(), false;
+    }
+    std::string text;
+    if (!ReadBig(kallsyms_path_, &text)) {
+      *reason = "watchpoint: " + kallsyms_path_ + " not readable: " + std::strerror(errno);
+      return Close(), false;
+    }
+    bool hidden = false;
+    a.bp_addr = Kallsyms::Find(text, "tainted_mask", &hidden);
+    if (a.bp_addr == 0) {
+      *reason = hidden ? "watchpoint: kptr_restrict hides tainted_mask (needs CAP_SYSLOG)"
+                       : "watchpoint: tainted_mask is not in /proc/kallsyms";
+      return Close(), false;
+    }
+    syms_.Parse(text);
+    syms_loaded_ = true;
+    last_reload_ns_ = NowNs();
+    mask_fd_.reset(::open("/proc/sys/kernel/tainted", O_RDONLY | O_CLOEXEC));
+    if (!mask_fd_) {
+      *reason = std::string("watchpoint: /proc/sys/kernel/tainted not readable: ") + std::strerror(errno);
+      return Close(), false;
+    }
+  }
+  int err = 0;
+  if (!wp_.Open(a, test_pid_, online_, &err)) {
+    *reason = PerfReason("watchpoint", err);
+    return Close(), false;
+  }
+  if (!Watch(&wp_, reason)) return Close(), false;
+  if (!ReadMask(&mask_)) mask_ = 0;
+  armed_ = true;
+  cpus_ = static_cast<int>(wp_.rings().size());
+  return true;
+}
+
+bool WatchpointCore::ReadMask(uint32_t* mask) {
+  if (test_pid_ > 0) {
+    uint64_t v = 0;
+    struct iovec local = {&v, sizeof v};
+    struct iovec remote = {reinterpret_cast<void*>(static_cast<uintptr_t>(test_addr_)), sizeof v};
+    if (process_vm_readv(test_pid_, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof v)) return false;
+    *mask = static_cast<uint32_t>(v);
+    return true;
+  }
+  if (!mask_fd_) return false;
+  char buf[32];
+  ssize_t n;
+  do {
+    n = pread(mask_fd_.get(), buf, sizeof buf - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(buf, &end, 10);
+  if (end == buf) return false;
+  *mask = static_cast<uint32_t>(v);
+  return true;
+}
+
+bool WatchpointCore::DrainEvents() {
+  uint64_t n = 0;
+  bool have = false;
+  wp_.Drain(&stats_.lost, &stats_.malformed, [&](const perf::Sample& s) {
+    ++n;
+    // Rings are per CPU: keep the earliest write of this drain, across CPUs.
+    if (!have || s.time < first_.time) {
+      first_.pid = s.pid;
+      first_.tid = s.tid;
+      first_.cpu = s.cpu;
+      first_.time = s.time;
+      first_.callchain = s.callchain;
+      have = true;
+    }
+  });
+  stats_.samples += n;
+  if (!have) return false;
+  uint32_t now = mask_;
+  if (!ReadMask(&now) || now == mask_) {
+    // Writes that left the mask as it was (set_bit of a set bit: a WARN storm
+    // on an already-set W): counted here, nothing for the watches or JS.
+    stats_.coalesced += n;
+    return false;
+  }
+  PerfReport r = ReportOf(first_, PerfReport::kWatchpoint);
+  r.before = mask_;
+  r.after = now;
+  r.bits = now & ~mask_;
+  r.samples = n;
+  Symbolize(first_.callchain, &r, kMaxStack);
+  FillProcess(&r);
+  Report(std::move(r));
+  mask_ = now;
+  return true;
+}
+
+// ---- TracepointCore -----------------------------------------------------------
+
+bool TracepointCore::Arm(std::string* reason) {
+  if (Lockdown() == "confidentiality") {
+    *reason = "tracepoint: kernel lockdown (confidentiality)";
+    return false;
+  }
+  std::string mounts, root;
+  if (ReadSmall("/proc/self/mounts", &mounts, 4 << 20)) root = TracefsFromMounts(mounts);
+  struct stat sb;
+  if (root.empty() || stat((root + "/events").c_str(), &sb) != 0) {
+    root.clear();
+    for (const char* c : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+      if (stat((std::string(c) + "/events").c_str(), &sb) == 0) {
+        root = c;
+        break;
+      }
+    }
+  }
+  if (root.empty()) {
+    *reason = "tracepoint: no tracefs mounted";
+    return false;
+  }
+  if (!OpenBase(reason)) return false;
+  perf_event_attr a;
+  std::memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_TRACEPOINT;
+  a.sample_period = 1;
+  a.wakeup_events = 1;
+  a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+  std::vector<std::string> missing;
+  int first_err = 0;
+  auto arm = [&](const char* event, PerfEvents* ev, TraceFormat* fmt, std::initializer_list<const char*> need) {
+    std::string text, why;
+    const std::string dir = root + "/events/" + event;
+    if (!ReadSmall(dir + "/format", &text, 64 << 10)) {
+      missing.push_back(std::string(event) + " (" + (errno == ENOENT ? "not in this kernel" : std::strerror(errno)) + ")");
+      return;
+    }
+    if (!ParseTraceFormat(text, fmt, &why)) {
+      missing.push_back(std::string(event) + " (format: " + why + ")");
+      return;
+    }
+    if (fmt->id < 0) {
+      std::string id;
+      if (ReadSmall(dir + "/id", &id, 32)) fmt->id = std::strtol(id.c_str(), nullptr, 10);
+      if (fmt->id <= 0) {
+        missing.push_back(std::string(event) + " (no id)");
+        return;
+      }
+    }
+    for (const char* f : need) {
+      if (fmt->Find(f) == nullptr) {
+        missing.push_back(std::string(event) + " (no field " + f + ")");
+        return;
+      }
+    }
+    a.config = static_cast<uint64_t>(fmt->id);
+    int err = 0;
+    if (!ev->Open(a, -1, online_, &err) || !Watch(ev, &why)) {
+      ev->Close();
+      if (first_err == 0) first_err = err;
+      missing.push_back(PerfReason(event, err));
+    }
+  };
+  arm("module/module_load", &module_load_, &module_load_fmt_, {"taints", "name"});
+  arm("error_report/error_report_end", &error_report_, &error_report_fmt_, {"error_detector", "id"});
+  if (!module_load_.open() && !error_report_.open()) {
+    *reason = first_err != 0 ? PerfReason("tracepoint", first_err) : "tracepoint: ";
+    if (first_err == 0) {
+      for (size_t i = 0; i < missing.size(); ++i) *reason += (i ? "; " : "") + missing[i];
+    }
+    return Close(), false;
+  }
+  // The WARN caller address is named with kallsyms (left as hex when hidden).
+  if (error_report_.open()) LoadSymbols();
+  if (!missing.empty()) {
+    *reason = "tracepoint: partly armed, without ";
+    for (size_t i = 0; i < missing.size(); ++i) *reason += (i ? "; " : "") + missing[i];
+  }
+  armed_ = true;
+  cpus_ = static_cast<int>(std::max(module_load_.rings().size(), error_report_.rings().size()));
+  return true;
+}
+
+bool TracepointCore::OnSample(const perf::Sample& s, bool module_load) {
+  PerfReport r = ReportOf(s, PerfReport::kTracepoint);
+  if (module_load) {
+    const TraceField* taints = module_load_fmt_.Find("taints");
+    const TraceField* name = module_load_fmt_.Find("name");
+    uint64_t t = 0;
+    if (taints == nullptr || name == nullptr || !ReadUnsigned(s.raw, *taints, &t)) return false;
+    if (name->data_loc && !ReadDataLocString(s.raw, *name, &r.module)) return false;
+    r.event = "module_load";
+    r.bits = static_cast<uint32_t>(t);
+    if (r.bits == 0) return false;  // a module that taints nothing
+  } else {
+    const TraceField* det = error_report_fmt_.Find("error_detector");
+    const TraceField* id = error_report_fmt_.Find("id");
+    uint64_t d = 0, ip = 0;
+    if (det == nullptr || id == nullptr || !ReadUnsigned(s.raw, *det, &d) || !ReadUnsigned(s.raw, *id, &ip)) {
+      return false;
+    }
+    r.event = "error_report_end";
+    r.detector = static_cast<int32_t>(d);
+    r.bits = d == 2 ? kBitW : kBitB;  // warning -> W; kfence / kasan -> B
+    std::vector<uint64_t> one{ip};
+    Symbolize(one, &r, 1);
+    if (r.site.empty() && !r.stack.empty()) r.site = r.stack.front();
+    if (r.site.empty()) {
+      char hex[24];
+      std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(ip));
+      r.site = hex;
+    }
+  }
+  FillProcess(&r);
+  Report(std::move(r));
+  return true;
+}
+
+bool TracepointCore::DrainEvents() {
+  bool news = false;
+  module_load_.Drain(&stats_.lost, &stats_.malformed, [&](const perf::Sample& s) {
+    ++stats_.samples;
+    news |= OnSample(s, true);
+  });
+  error_report_.Drain(&stats_.lost, &stats_.malformed, [&](const perf::Sample& s) {
+    ++stats_.samples;
+    news |= OnSample(s, false);
+  });
+  return news;
+}
+
+}  // namespace kt

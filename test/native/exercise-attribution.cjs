@@ -1,0 +1,80 @@
+// Drives the attribution parsers (native/attribution: perf ring reader,
+// kallsyms symbolizer, tracefs format parser) with random and adversarial
+// bytes under the sanitizers and valgrind (scripts/test-native.sh): any
+// out-of-bounds read or UB aborts the run. No kernel state is touched.
+// Usage: node test/native/exercise-attribution.cjs path/to/kernel_taint.node
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const addon = require(path.resolve(process.argv[2]));
+const api = addon._attribution;
+const fixtures = path.join(__dirname, '..', 'fixtures', 'tracefs');
+let seed = 0x2545f491;
+const rnd = () => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return seed >>> 0;
+};
+const bytes = (n) => Uint8Array.from({ length: n }, () => rnd() & 0xff);
+let checks = 0;
+
+// Rings of random bytes, random positions and sample types (including the
+// RAW and CALLCHAIN paths): the reader must stay inside the data area.
+for (let i = 0; i < 3000; i++) {
+  const size = 1 << (4 + (rnd() % 9));
+  const data = bytes(size);
+  // Plausible headers now and then, so the parsers go past the header checks.
+  if (i % 2 === 0) {
+    const v = new DataView(data.buffer);
+    v.setUint32(0, [2, 3, 9][rnd() % 3], true);
+    v.setUint16(6, Math.min(size, 8 + (rnd() % 200)), true);
+  }
+  const tail = rnd() % 5000;
+  const head = tail + (rnd() % (size + 64));
+  const types = [0x4a6, 0x486, 0x406, 0x10fff, rnd() & 0x1ffff];
+  const r = api.drainRing(data, head, tail, types[rnd() % types.length]);
+  assert.equal(r.tail, head);
+  checks++;
+}
+
+// Format files: real ones, then truncated and mutated at every position.
+for (const name of fs.readdirSync(fixtures).filter((n) => n.endsWith('.format'))) {
+  const text = fs.readFileSync(path.join(fixtures, name), 'utf8');
+  assert.equal(api.parseFormat(text).error, undefined);
+  for (let cut = 0; cut < text.length; cut += 7) {
+    api.parseFormat(text.slice(0, cut));
+    const chars = [...text];
+    chars[cut] = String.fromCharCode(rnd() % 128);
+    api.parseFormat(chars.join(''));
+    for (const field of ['taints', 'name', 'id', 'error_detector']) {
+      api.readField(chars.join(''), bytes(rnd() % 40), field);
+    }
+    checks++;
+  }
+}
+
+// kallsyms: well-formed, then random lines; addresses around every symbol.
+const lines = [];
+for (let i = 0; i < 2000; i++) {
+  const addr = (0xffffffff81000000n + BigInt(i) * 0x40n).toString(16);
+  lines.push(`${addr} ${'tTbdwW'[rnd() % 6]} fn_${i}.cold${i % 5 === 0 ? `\t[mod${i % 3}]` : ''}`);
+  if (i % 50 === 0) lines.push(String.fromCharCode(...bytes(rnd() % 80).map((b) => (b % 95) + 32)));
+}
+const text = lines.join('\n');
+for (let i = 0; i < 500; i++) {
+  const addrs = Array.from(
+    { length: 1 + (rnd() % 20) },
+    () => `0x${(0xffffffff80fff000n + BigInt(rnd() % 0x30000)).toString(16)}`,
+  );
+  const r = api.symbolize(text, addrs);
+  assert.equal(r.names.length, addrs.length);
+  assert.ok(r.site >= -1 && r.site < addrs.length);
+  checks++;
+}
+api.findSymbol(text, 'fn_77.cold');
+api.tracefsFromMounts('tracefs /a\\0 tracefs rw 0 0\ntracefs /b\\04 tracefs\n\\\\\\ \n');
+api.parseCpuList('0-3,5,-,7-,,9-8,99999999999');
+console.log(`attribution exercise: ${checks} checks passed`);
