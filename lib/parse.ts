@@ -333,6 +333,22 @@ interface Verbose extends Letters {
   lastBit: number;
 }
 
+const nameBits = new Map<string, number | undefined>();
+/** The bit a verbose name stands for in a table (cached: a log repeats the same few names). */
+function bitOfName(name: string, table: ProfileTable): number | undefined {
+  const key = `${table.id}:${name}`;
+  if (nameBits.has(key)) return nameBits.get(key);
+  let bit: number | undefined;
+  try {
+    bit = resolveIn(name, table);
+  } catch {
+    bit = undefined;
+  }
+  if (nameBits.size > 1024) nameBits.clear();
+  nameBits.set(key, bit);
+  return bit;
+}
+
 function parseVerbose(body: string, table: ProfileTable): Verbose {
   let value = 0;
   const unknown: string[] = [];
@@ -359,14 +375,7 @@ function parseVerbose(body: string, table: ProfileTable): Verbose {
       }
       name = entry.slice(4, k);
     }
-    let bit: number | undefined;
-    if (name) {
-      try {
-        bit = resolveIn(name, table);
-      } catch {
-        bit = undefined;
-      }
-    }
+    let bit = name ? bitOfName(name, table) : undefined;
     if (bit === undefined || (name && table.byBit.get(bit)?.letter !== letter && table.byLetter.has(letter))) {
       // A cut name ("[K]=LIVEP") or a name this profile spells differently: trust the letter.
       bit = table.byLetter.get(letter);
