@@ -6,6 +6,15 @@
  * @packageDocumentation
  */
 
+export {
+  ATTRIBUTION_ENV,
+  ATTRIBUTION_SOURCES,
+  type AttributionMode,
+  type AttributionSource,
+  type AttributionStatus,
+  actorKind,
+  type TaintAttribution,
+} from './attribution.js';
 export { isSupported, unsupportedReason } from './binding.js';
 export { BOOT_ID_PATH, readBootId } from './boot-id.js';
 export { decodeTaint, resolveFlag } from './decode.js';
