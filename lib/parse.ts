@@ -730,9 +730,9 @@ async function* streamReports(source: TaintLogSource, parser: TaintLineParser): 
   let carry: Buffer | null = null; // the start of the current line (at most MAX_LINE bytes)
   let carryFull = false;
   const decoder = new TextDecoder();
-  const flushLine = (buf: Buffer, start: number, end: number): TaintReport | null => {
+  const flushLine = (buf: Buffer, start: number, end: number, checked = false): TaintReport | null => {
     // `buf[start, end)` is one whole line without its newline.
-    if (!hasNeedle(buf, start, end)) return null;
+    if (!checked && !hasNeedle(buf, start, end)) return null;
     const stop = Math.min(end, start + MAX_LINE);
     return parser.push(decoder.decode(buf.subarray(start, stop)), lineNo);
   };
@@ -767,7 +767,7 @@ async function* streamReports(source: TaintLogSource, parser: TaintLineParser): 
       for (const [ls, le] of hits) {
         lineNo += countNewlines(buf, counted, ls);
         counted = ls;
-        const r = flushLine(buf, ls, le);
+        const r = flushLine(buf, ls, le, true);
         if (r) yield r;
       }
       lineNo += countNewlines(buf, counted, lastNl + 1);

@@ -84,7 +84,7 @@ describe('a random log of real report lines parses to the state of its last repo
           summary(parseTaint(last, { profile: 'mainline' })),
         );
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 
@@ -94,7 +94,7 @@ describe('a random log of real report lines parses to the state of its last repo
       fc.property(headerLog, ({ text, last }) => {
         expect(summary(parseTaint(text))).toEqual(summary(parseTaint(last)));
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -112,7 +112,7 @@ describe('a random log of real report lines parses to the state of its last repo
         const v = await parseTaintStream(Readable.from(chunks), { profile: 'mainline' });
         expect(summary(v.state)).toEqual(summary(parseTaint(text, { profile: 'mainline' })));
       }),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 });

@@ -161,7 +161,7 @@ describe('streams', () => {
   const log = [
     '[ 1.0] CPU: 0 PID: 1 Comm: a Tainted: G           O       6.1.0 #1',
     '[ 2.0] Modules linked in: foo(POE) bar baz(C+) [last unloaded: qux(K)]',
-    ...Array.from({ length: 500 }, (_, i) => `[ 3.${i}] usb 1-1: new device ${'x'.repeat(i % 90)}`),
+    ...Array.from({ length: 200 }, (_, i) => `[ 3.${i}] usb 1-1: new device ${'x'.repeat(i % 90)}`),
     '[ 4.0] CPU: 0 PID: 1 Comm: b Tainted: P        W  OE      6.1.0 #1',
     'Tainted: [P]=PROPRIETARY_MODULE, [W]=WARN, [O]=OOT_MODULE, [E]=UNSIGNED_MODULE',
   ].join('\r\n');
@@ -170,7 +170,7 @@ describe('streams', () => {
     const expected = parseTaintLog(log).map((r) => [r.line, r.kind, `${r.state}`]);
     expect(expected).toHaveLength(4);
     const bytes = Buffer.from(log);
-    for (const size of [1, 7, 64, 1000, bytes.length]) {
+    for (const size of [5, 64, 1000, bytes.length]) {
       const chunks: Buffer[] = [];
       for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
       const got = [];
