@@ -120,8 +120,8 @@ export class ExecRunner {
   }
 
   /**
-   * Stops: drops what waits (counted), asks the running command to stop
-   * (SIGTERM, SIGKILL after the grace) and resolves when it has exited.
+   * Stops: drops what waits (counted), lets the running command finish for
+   * the grace time, then SIGTERM, then SIGKILL; resolves when it has exited.
    */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -132,9 +132,12 @@ export class ExecRunner {
     }
     const child = this.#child;
     if (child) {
-      this.#signal(child, 'SIGTERM');
-      const kill = setTimeout(() => this.#signal(child, 'SIGKILL'), EXEC_KILL_GRACE_MS);
+      // The running command may finish on its own for a grace time, then it is
+      // asked to stop (SIGTERM), then killed: at most twice the grace in all.
+      const term = setTimeout(() => this.#signal(child, 'SIGTERM'), EXEC_KILL_GRACE_MS);
+      const kill = setTimeout(() => this.#signal(child, 'SIGKILL'), 2 * EXEC_KILL_GRACE_MS);
       await this.#running;
+      clearTimeout(term);
       clearTimeout(kill);
     }
     await this.#running;

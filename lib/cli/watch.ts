@@ -53,7 +53,8 @@ export const watch: Command = {
     'Each change is one line (--json: one JSON object). --exec runs one command at a time, in order, with the\n' +
     'change as JSON on stdin and in KERNEL_TAINT_SEQ, _VALUE, _LETTERS, _ADDED, _TRIGGER, _BOOT_ID. A run that\n' +
     'takes longer than --exec-timeout is stopped (SIGTERM, SIGKILL 2 s later); at most --exec-queue changes\n' +
-    'wait, further ones are dropped and counted on stderr. SIGTERM/SIGINT stop within the grace time.',
+    'wait, further ones are dropped and counted on stderr. On SIGTERM/SIGINT a running command gets 2 s to\n' +
+    'finish, then SIGTERM, then SIGKILL 2 s later.',
   options: [
     JSON_OPTION,
     { name: 'exec', type: 'string', arg: 'CMD', help: 'run CMD with sh -c once per change' },

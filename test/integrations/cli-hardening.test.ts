@@ -67,7 +67,7 @@ describe('watch --exec limits', () => {
     const t0 = performance.now();
     ac.abort();
     expect(await done).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(4000);
+    expect(performance.now() - t0).toBeLessThan(6500);
   });
 
   it('drops and counts changes beyond --exec-queue, and stops in bounded time', async () => {
@@ -88,7 +88,7 @@ describe('watch --exec limits', () => {
     ac.abort();
     expect(await done).toBe(0);
     // One sleep 30 was running and two waited: stopped well before 30 s.
-    expect(performance.now() - t0).toBeLessThan(4000);
+    expect(performance.now() - t0).toBeLessThan(6500);
     expect(m.err.some((l) => /stopping, 2 queued run\(s\) not started/.test(l))).toBe(true);
   });
 
@@ -107,7 +107,7 @@ describe('watch --exec limits', () => {
     const t0 = performance.now();
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(performance.now() - t0).toBeLessThan(7000);
   });
 
   it('rejects --exec-timeout without --exec and bad values', async () => {
