@@ -28,9 +28,11 @@ import {
 import { basename, dirname } from 'node:path';
 import { native } from '../binding.js';
 import { describeValue, KernelTaintError, systemError } from '../errors.js';
+import { changeEvidence, KMSG_PATH } from '../explain.js';
+import { profileTable } from '../flags.js';
 import { type ModuleTaint, readModuleTaints } from '../modules.js';
 import { readTaint } from '../read.js';
-import type { Profile, TaintCategory, TaintState } from '../types.js';
+import type { Profile, TaintActor, TaintCategory, TaintCause, TaintEvidence, TaintState } from '../types.js';
 import { createExclusive, fsyncDir, readBootId } from './boot.js';
 import { assertSource, type SourceChange, type TaintSource } from './source.js';
 
@@ -106,8 +108,12 @@ export interface JournalRecord {
   /** `start` for bits already set when the journal opened on this boot, else `change`. */
   readonly observedAt: 'start' | 'change';
   readonly trigger: JournalTrigger;
-  /** Who set it, when known; `null` otherwise (never guessed). */
-  readonly actor: string | null;
+  /** Who set it, as the kernel recorded it (`TaintEvidence.actor`); `null` otherwise (never guessed). */
+  readonly actor: TaintActor | null;
+  /** Why it was set (`TaintEvidence.cause`): module and properties, WARN site, log line; `null` when unknown. */
+  readonly cause: TaintCause | null;
+  /** ISO time the bit was set, from its kernel log record (else when it was seen); `null` when unknown. */
+  readonly since: string | null;
 }
 
 /** Options of `openTaintJournal`. */
@@ -125,6 +131,12 @@ export interface TaintJournalOptions {
   profile?: Profile;
   /** Overrides /proc/sys/kernel/random/boot_id (tests). */
   bootIdPath?: string;
+  /**
+   * Kernel log (`/dev/kmsg` records) read for the evidence of bits set at
+   * open. Default: `/dev/kmsg` when the journal reads the running kernel's
+   * value itself (neither `state` nor `path` given); `null` reads no log.
+   */
+  kmsgPath?: string | null;
   /** Permission bits of a journal this call creates (default `0o600`: it holds kernel log lines). */
   fileMode?: number;
   /** Open the journal through a symlink (default `false`: a symlink is refused, `O_NOFOLLOW`). */
@@ -148,7 +160,10 @@ export interface ObserveInfo {
   kmsg?: string | null;
   /** Modules known to carry the new bits (default: read from /sys/module when a module bit is new). */
   modules?: readonly ModuleTaint[];
-  actor?: string | null;
+  /** Who caused the change, when known (used for bits without evidence of their own). */
+  actor?: TaintActor | null;
+  /** Per-bit evidence (a watcher's `TaintChange.evidence`); default: worked out from `kmsg`, the modules and, at open, the log. */
+  evidence?: readonly TaintEvidence[];
   /** Boot id of the observation (default: read at once). */
   bootId?: string | null;
 }
@@ -360,6 +375,7 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         trigger: c.trigger,
         kmsg: c.kmsg ?? null,
         actor: c.actor ?? null,
+        ...(c.evidence ? { evidence: c.evidence } : {}),
         ...(c.modules ? { modules: c.modules.carrying } : {}),
         ...(this.#opts.bootIdPath === undefined && c.bootId ? { bootId: c.bootId } : {}),
       });
@@ -563,8 +579,21 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
       modules = readModuleTaints({ profile: state.profile, _sysModuleDir: dir });
     }
     const sigChecked = readSmall(`${dir}/module/parameters/sig_enforce`) !== null;
+    const o = this.#opts;
+    const log =
+      o.kmsgPath !== undefined ? o.kmsgPath : o.state === undefined && o.path === undefined ? KMSG_PATH : null;
+    const evidence =
+      info.evidence ??
+      changeEvidence(fresh, profileTable(state.profile), {
+        initial: startLike,
+        kmsg: info.kmsg ?? null,
+        time: new Date(),
+        kmsgPath: startLike ? log : null,
+        sysModuleDir: dir,
+      });
     const max = this.#opts.maxPending ?? 1024;
     for (const f of fresh) {
+      const ev = evidence.find((e) => e.flag.bit === f.bit);
       const carriers = f.module ? (modules ?? []).filter((m) => m.letters.includes(f.letter)) : [];
       let trigger: JournalTrigger;
       if (carriers.length > 0) {
@@ -588,7 +617,9 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         category: f.category,
         observedAt: startLike ? 'start' : 'change',
         trigger,
-        actor: info.actor ?? null,
+        actor: ev?.actor ?? info.actor ?? null,
+        cause: ev?.cause ?? null,
+        since: ev?.since ? ev.since.toISOString() : null,
       });
       this.#mark(bootId, f.bit);
     }

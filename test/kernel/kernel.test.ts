@@ -120,6 +120,19 @@ interface KernelReport {
   oracleRows: number;
 }
 
+/** Child-write latency samples per kernel, with ('auto') and without ('off') attribution. */
+interface LatencyRow {
+  series: Series;
+  release: string;
+  mode: 'auto' | 'off';
+  n: number;
+  of: number;
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  triggers: string;
+}
+const latency: LatencyRow[] = [];
 const timings = { fetchMs: 0, modulesMs: 0, initrdMs: 0, bootsMs: 0, boots: 0, jobs: defaultJobs() };
 const reports = new Map<Series, KernelReport>();
 const oracle = loadOracle();
@@ -306,7 +319,10 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
       }
     }
     if (b.label === 'node') evaluateNode(tag, recs);
-    if (b.label === 'attrib') evaluateAttrib(recs);
+    if (b.label === 'attrib') {
+      evaluateAttrib(recs);
+      latencyRows(recs);
+    }
   }
 
   // ---- attribution (guest/attrib.mjs) -----------------------------------------------------------
@@ -360,7 +376,13 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
         [x?.actor ?? e.actor].every((a) => a?.kind === 'process' && a.pid === u?.pid && a.comm === 'sh'),
         { evidenceActor: x?.actor ?? null, changeActor: e.actor ?? null },
       );
-      pend(['evidence'], 'attrib-watchpoint', 'U: cause user-write', x?.cause?.kind === 'user-write', x?.cause ?? null);
+      pend(
+        ['attribution', 'evidence'],
+        'attrib-watchpoint',
+        'U: cause user-write',
+        x?.cause?.kind === 'user-write',
+        x?.cause ?? null,
+      );
     });
 
     // insmod kt_prop: P (O E), by insmod.
@@ -574,13 +596,42 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
     const first = (r.events as KtRecord[]).find((e) => String(e.added ?? '').includes(letters[0]));
     if (first) more(first);
     else add(c, `${r.name}: a change adding ${letters[0]}`, false, r.events);
-    events.push({
-      cause: r.name,
-      added: first?.added ?? null,
-      trigger: first?.trigger ?? null,
-      latencyMs: null,
-      afterReturnMs: first?.afterReturnMs ?? null,
-    });
+    const off = (r.off as KtRecord[] | undefined)?.find((e) => String(e.added ?? '').includes(letters[0]));
+    for (const [mode, e] of [
+      ['auto', first],
+      ['off', off],
+    ] as const)
+      events.push({
+        cause: `${r.name} (${mode})`,
+        added: e?.added ?? null,
+        trigger: e?.trigger ?? null,
+        latencyMs: null,
+        afterReturnMs: e?.afterReturnMs ?? null,
+        note: e ? undefined : `not seen by the attribution:${mode} watcher`,
+      });
+  }
+
+  /** Latency samples (child writes, one per bit) with and without attribution: medians per trigger. */
+  function latencyRows(recs: KtRecord[]) {
+    const lat = recs.find((r) => r.t === 'at-latency');
+    if (!lat) return;
+    for (const mode of ['auto', 'off'] as const) {
+      const got = (lat.samples as KtRecord[]).map((x) => x[mode]).filter((x): x is KtRecord => !!x);
+      const ms = got.map((x) => x.ms as number).sort((a, b) => a - b);
+      const triggers = [...new Set(got.map((x) => x.trigger))].join('/');
+      const med = ms.length ? ms[Math.floor((ms.length - 1) / 2)] : null;
+      latency.push({
+        series,
+        release,
+        mode,
+        n: ms.length,
+        of: lat.samples.length,
+        median: med,
+        min: ms[0] ?? null,
+        max: ms[ms.length - 1] ?? null,
+        triggers,
+      });
+    }
   }
 
   function checkHeader(tag: string, tainted: bigint, lines: string[]) {
@@ -790,6 +841,13 @@ function table(): string {
     if (pending.length)
       lines.push(
         `  PEND   ${pending.length} attribution checks wait for APIs not in the package: ${[...new Set(pending.map((c) => c.pending))].join(', ')}`,
+      );
+  }
+  if (latency.length) {
+    lines.push('child write -> change event, ms after the write returned (median [min-max], samples, triggers):');
+    for (const l of latency)
+      lines.push(
+        `  ${l.series.padEnd(9)} ${l.release.padEnd(28)} attribution=${l.mode.padEnd(4)} ${l.median === null ? '-' : `${l.median} [${l.min}-${l.max}]`} n=${l.n}/${l.of} ${l.triggers}`,
       );
   }
   return lines.join('\n');

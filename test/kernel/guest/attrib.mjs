@@ -242,9 +242,11 @@ async function driver(emit) {
   // ---- watchers: attribution 'auto' (all triggers) and kmsg only ----------------------------------
   const events = [];
   const kmsgEvents = [];
+  const offEvents = [];
   const errors = [];
   let w = null;
   let wk = null;
+  let wo = null;
   const t0 = now();
   try {
     w = api.watchTaint({ attribution: 'auto', ignoreInitial: true });
@@ -278,11 +280,21 @@ async function driver(emit) {
   } catch (e) {
     emit({ t: 'node-error', where: 'watchTaint kmsg', error: errInfo(e) });
   }
+  try {
+    // The same actions without attribution (every other trigger): the latency baseline.
+    wo = api.watchTaint({ attribution: 'off', ignoreInitial: true });
+    wo.on('change', (c) => offEvents.push({ at: now(), c }));
+    wo.on('error', (e) => errors.push({ where: 'off', ...errInfo(e) }));
+    await Promise.race([new Promise((res) => wo.once('ready', res)), sleep(10000)]);
+  } catch (e) {
+    emit({ t: 'node-error', where: 'watchTaint off', error: errInfo(e) });
+  }
 
   /** Run a synchronous child, then collect the changes until `letters` were all added. */
   async function act(name, letters, cmd, args) {
     const seen = events.length;
     const kseen = kmsgEvents.length;
+    const oseen = offEvents.length;
     const valueBefore = readValue();
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     const tReturn = now();
@@ -311,6 +323,11 @@ async function driver(emit) {
       complete,
       events: got.map((e) => ({ ...changeOf(e.c), afterReturnMs: Math.round((e.at - tReturn) * 100) / 100 })),
       kmsgSoFar: kmsgEvents.length - kseen,
+      off: offEvents.slice(oseen).map((e) => ({
+        added: lettersOf(e.c.added),
+        trigger: e.c.trigger ?? null,
+        afterReturnMs: Math.round((e.at - tReturn) * 100) / 100,
+      })),
     });
   }
 
@@ -338,7 +355,7 @@ async function driver(emit) {
   });
 
   // ---- close both, then nothing may be left --------------------------------------------------
-  for (const x of [w, wk]) {
+  for (const x of [w, wk, wo]) {
     try {
       x?.close();
     } catch (e) {
@@ -399,7 +416,45 @@ async function driver(emit) {
     });
     emit({ ...result, t: 'at-unpriv', stderr: stderr.slice(0, 2000) });
   }
+  await latencySeries(api, emit);
   emit({ t: 'at-done', uptime: process.uptime() });
+}
+
+/**
+ * Latency from the return of a child's write to the 'change' event, with attribution ('auto')
+ * and without ('off'), both watching at once: one sample per bit not set yet (a bit is set once).
+ */
+async function latencySeries(api, emit) {
+  const runs = { auto: [], off: [] };
+  const ws = {};
+  for (const mode of ['auto', 'off']) {
+    try {
+      ws[mode] = api.watchTaint({ attribution: mode, ignoreInitial: true });
+      ws[mode].on('change', (c) => runs[mode].push({ at: now(), c }));
+      ws[mode].on('error', () => {});
+      await Promise.race([new Promise((res) => ws[mode].once('ready', res)), sleep(15000)]);
+    } catch (e) {
+      emit({ t: 'node-error', where: `latency ${mode}`, error: errInfo(e) });
+    }
+  }
+  const samples = [];
+  for (const bit of [2, 3, 4, 5, 8, 10, 11, 15, 16, 17, 18]) {
+    if (readValue() & (1 << bit)) continue;
+    const seen = { auto: runs.auto.length, off: runs.off.length };
+    const r = spawnSync('/bin/sh', ['-c', `echo ${1 << bit} > ${TAINTED}`]);
+    const tReturn = now();
+    while ((runs.auto.length === seen.auto || runs.off.length === seen.off) && now() - tReturn < 10000) await sleep(1);
+    await sleep(50);
+    const first = (mode) => {
+      const e = runs[mode][seen[mode]];
+      return e
+        ? { trigger: e.c.trigger, ms: Math.round((e.at - tReturn) * 100) / 100, pid: e.c.actor?.pid ?? null }
+        : null;
+    };
+    samples.push({ bit, pid: r.pid, auto: first('auto'), off: first('off') });
+  }
+  for (const w of Object.values(ws)) w.close();
+  emit({ t: 'at-latency', samples });
 }
 
 if (role === 'explain') await explainChild();
