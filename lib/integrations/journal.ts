@@ -27,7 +27,7 @@ import { dirname } from 'node:path';
 import { KernelTaintError } from '../errors.js';
 import { type ModuleTaint, readModuleTaints } from '../modules.js';
 import { readTaint } from '../read.js';
-import type { Profile, TaintCategory, TaintState } from '../types.js';
+import type { Profile, TaintActor, TaintCategory, TaintState } from '../types.js';
 import { fsyncDir, readBootId } from './boot.js';
 import type { SourceChange, TaintSource } from './source.js';
 
@@ -103,8 +103,8 @@ export interface JournalRecord {
   /** `start` for bits already set when the journal opened on this boot, else `change`. */
   readonly observedAt: 'start' | 'change';
   readonly trigger: JournalTrigger;
-  /** Who set it, when known; `null` otherwise (never guessed). */
-  readonly actor: string | null;
+  /** Who set it, as the kernel reported it (a watcher's `actor`); `null` otherwise (never guessed). */
+  readonly actor: TaintActor | null;
 }
 
 /** Options of `openTaintJournal`. */
@@ -134,7 +134,7 @@ export interface ObserveInfo {
   kmsg?: string | null;
   /** Modules known to carry the new bits (default: read from /sys/module when a module bit is new). */
   modules?: readonly ModuleTaint[];
-  actor?: string | null;
+  actor?: TaintActor | null;
   /** Boot id of the observation (default: read at once). */
   bootId?: string | null;
 }
