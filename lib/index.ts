@@ -27,11 +27,33 @@ export {
   TaintValueError,
   UnsupportedError,
 } from './errors.js';
+export { type ExplainTaintOptions, explainTaint, KMSG_PATH } from './explain.js';
 export { MAINLINE_FLAG_COUNT, PROFILE_IDS, TAINT_FLAGS } from './flags.js';
 export { type FormatOptions, formatTaint } from './format.js';
 export { type KernelVersion, parseKernelVersion } from './kernel-version.js';
+export {
+  type KmsgLineCause,
+  type KmsgRecord,
+  kmsgLineCause,
+  parseKmsgRecord,
+  parseWarnBanner,
+  type WarnBanner,
+} from './kmsg-cause.js';
 export { type ChangeModules, type ModuleTaint, type ReadModuleTaintsOptions, readModuleTaints } from './modules.js';
-export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
+export {
+  decodeSupported,
+  type ParseOptions,
+  parseTaint,
+  parseTaintLog,
+  parseTaintStream,
+  severityOf,
+  TAINT_SEVERITIES,
+  type TaintLineKind,
+  type TaintLogSource,
+  type TaintReport,
+  type TaintSeverity,
+  TaintVerdict,
+} from './parse.js';
 export { detectProfile, PROFILE_NAMES, parseProfile, profileForRelease, resolveProfile } from './profiles.js';
 export {
   closeReaders,

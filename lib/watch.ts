@@ -23,11 +23,20 @@ import {
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
 import { AbortError, fromNative, invalidArg } from './errors.js';
+import { changeEvidence, KMSG_PATH } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import { checkPath, TAINT_PATH } from './read.js';
-import type { FlagSelector, Profile, ResolvedProfile, TaintActor, TaintFlag, TaintState } from './types.js';
+import type {
+  FlagSelector,
+  Profile,
+  ResolvedProfile,
+  TaintActor,
+  TaintEvidence,
+  TaintFlag,
+  TaintState,
+} from './types.js';
 
 /** What can make the watcher re-read the taint value. */
 export type WatchTrigger = NativeTrigger;
@@ -98,6 +107,8 @@ export interface WatchTaintOptions {
   _sysModuleDir?: string;
   /** @internal Test-only: file instead of /proc/modules. */
   _procModulesPath?: string;
+  /** @internal Test-only: kernel log (records) for `TaintChange.evidence`; `null` reads none. */
+  _kmsgPath?: string | null;
 }
 
 /** One observed change of the taint value. */
@@ -146,6 +157,16 @@ export interface TaintChange {
    * and after; for module_load the module and its taints. `[]` when none.
    */
   readonly attribution: readonly TaintAttribution[];
+  /**
+   * One entry per added bit: since when, why and by whom, as far as the
+   * kernel recorded it (see `explainTaint()`). For the `initial` report the
+   * kernel log is read from its start; for a later change the first log record
+   * of the new bit, else the `kmsg` line, else the loaded modules explain it,
+   * and `since` falls back to the time the watcher saw it (`source: 'watch'`).
+   * The log is read only when watching the running kernel's taint (the default
+   * `path`) and readable.
+   */
+  readonly evidence: readonly TaintEvidence[];
 }
 
 /** A requested trigger that could not be armed, and why. */
@@ -227,6 +248,8 @@ export interface WatcherConfig {
   attributionOff: Map<AttributionSource, string>;
   watchpointTarget: { pid: number; address: string } | undefined;
   modules: { _sysModuleDir?: string; _procModulesPath?: string };
+  /** The kernel log read for evidence, or null. */
+  kmsgPath: string | null;
 }
 
 function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
@@ -289,6 +312,8 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
     attributionOff: off,
     watchpointTarget: target,
     modules: { _sysModuleDir: opts._sysModuleDir, _procModulesPath: opts._procModulesPath },
+    // The log explains the running kernel: read it only when watching its value.
+    kmsgPath: opts._kmsgPath !== undefined ? opts._kmsgPath : path === TAINT_PATH ? KMSG_PATH : null,
   };
 }
 
@@ -504,9 +529,19 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   ): void {
     const addedBits = added.reduce((m, f) => (m | (1 << f.bit)) >>> 0, 0);
     const attribution = attributionsFor(causes, addedBits);
+    const time = new Date();
+    const { modules, kmsgPath } = this.#cfg;
+    const evidence = changeEvidence(added, this.#table, {
+      initial: trigger === 'initial',
+      kmsg,
+      time,
+      kmsgPath,
+      ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
+      ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
+    });
     const change: TaintChange = Object.freeze({
       seq: ++this.#seq,
-      time: new Date(),
+      time,
       bootId: bootId(),
       previous,
       current,
@@ -516,6 +551,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       kmsg,
       actor: actorFrom(attribution, addedBits),
       attribution,
+      evidence: Object.freeze(withActors(evidence, attribution)),
     });
     this.emit('change', change);
   }
@@ -574,6 +610,20 @@ function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: 
     interval,
     notes: Object.freeze(notes),
     attribution: attributionStatus(cfg, armed, unarmed),
+  });
+}
+
+/**
+ * Evidence entries whose actor the log did not name get the actor of the
+ * kernel report (watchpoint, tracepoint) that set their bit, with the kind of
+ * that bit.
+ */
+function withActors(evidence: readonly TaintEvidence[], attribution: readonly TaintAttribution[]): TaintEvidence[] {
+  return evidence.map((e) => {
+    if (e.actor !== null) return e;
+    const bit = (1 << e.flag.bit) >>> 0;
+    const report = attribution.find((a) => (a.bits & bit) !== 0);
+    return report === undefined ? e : Object.freeze({ ...e, actor: actorFrom([report], bit) });
   });
 }
 

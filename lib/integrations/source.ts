@@ -3,7 +3,7 @@
 // and emits 'change': tests use a plain emitter, apps may feed their own.
 import { describeValue, KernelTaintError } from '../errors.js';
 import type { ChangeModules } from '../modules.js';
-import type { TaintActor, TaintFlag, TaintState } from '../types.js';
+import type { TaintActor, TaintEvidence, TaintFlag, TaintState } from '../types.js';
 
 /** The part of a watcher's `TaintChange` the integrations use. */
 export interface SourceChange {
@@ -25,6 +25,8 @@ export interface SourceChange {
   readonly kmsg?: string | null;
   /** Who caused the change, when known (never guessed). */
   readonly actor?: TaintActor | null;
+  /** One entry per added bit: since when, why, by whom (a `TaintChange`'s `evidence`). */
+  readonly evidence?: readonly TaintEvidence[];
 }
 
 /** Listener type of a source's 'change' event. */

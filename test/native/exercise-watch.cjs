@@ -194,11 +194,16 @@ async function main() {
     for (let round = 0; round < 6; round++) {
       const wk = new Worker(__filename, { workerData: { bin, file, exit: round % 2 === 1 } });
       let n = 0;
+      let started = false;
       wk.on('message', (m) => {
         if (typeof m === 'number') n++;
+        else started = true;
       });
       let v = 0;
       const writer = setInterval(() => put(file, ++v % 256), 1);
+      // Starting a Worker under valgrind on a loaded machine takes a long
+      // time; bound the start and the deliveries separately.
+      await until(() => started || round % 2 === 1, 'worker start', 180_000);
       await until(() => n >= 3 || round % 2 === 1, 'worker changes', 30_000);
       if (round % 2 === 0) await wk.terminate();
       else await new Promise((r) => wk.once('exit', r));
