@@ -19,30 +19,38 @@ const MAX_VALUE = 0xffff_ffff;
  * anything else: no taint bit exists at or above 32, and a negative number is
  * a signed result of `|`/`&` that must be turned unsigned (`>>> 0`) first.
  */
+const tooLarge = (text: string, content?: string) =>
+  new TaintValueError(
+    `taint value ${text} does not fit in 32 bits (0..${MAX_VALUE})`,
+    content !== undefined ? { content } : {},
+  );
+const negative = (text: string, content?: string) =>
+  new TaintValueError(
+    `taint value must be unsigned, got ${text} (a signed result of | or &: apply >>> 0 first)`,
+    content !== undefined ? { content } : {},
+  );
+
 export function toTaintValue(value: number | bigint | string): number {
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw new TaintValueError(`taint value must be an integer, got ${value}`);
-    if (value < 0) {
-      throw new TaintValueError(
-        `taint value must be unsigned, got ${value} (a signed result of | or &: apply >>> 0 first)`,
-      );
-    }
-    if (value > MAX_VALUE) throw new TaintValueError(`taint value ${value} does not fit in 32 bits`);
+    if (value < 0) throw negative(String(value));
+    if (value > MAX_VALUE) throw tooLarge(String(value));
     return value;
   }
   if (typeof value === 'bigint') {
-    if (value < 0n || value > BigInt(MAX_VALUE)) {
-      throw new TaintValueError(`taint value ${value} is outside 0..${MAX_VALUE}`);
-    }
+    if (value < 0n) throw negative(String(value));
+    if (value > BigInt(MAX_VALUE)) throw tooLarge(String(value));
     return Number(value);
   }
   if (typeof value === 'string') {
     const text = value.trim();
-    const m = /^(?:0[xX]([0-9a-fA-F]{1,8})|(\d{1,10}))$/.exec(text);
+    const m = /^(-?)(?:0[xX]([0-9a-fA-F]+)|(\d+))$/.exec(text);
     if (!m) throw new TaintValueError(`not a taint value: ${JSON.stringify(value.slice(0, 40))}`, { content: value });
-    const n = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number(m[2]);
-    if (n > MAX_VALUE) throw new TaintValueError(`taint value ${text} does not fit in 32 bits`, { content: value });
-    return n;
+    const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+    const big = m[2] !== undefined ? BigInt(`0x${m[2]}`) : BigInt(m[3]);
+    if (m[1] === '-' && big !== 0n) throw negative(shown, value);
+    if (big > BigInt(MAX_VALUE)) throw tooLarge(shown, value);
+    return Number(big);
   }
   throw invalidArg(`taint value must be a number, bigint or string, got ${typeof value}`);
 }
@@ -142,19 +150,28 @@ class State implements TaintState {
   readonly unknownLetters: readonly string[];
   readonly letters: string;
   readonly names: readonly string[];
+  readonly unknownNames: Readonly<Record<string, string>>;
+  readonly unknownValue: boolean;
   readonly profile: ResolvedProfile;
   readonly #table: ProfileTable;
 
-  constructor(value: number, table: ProfileTable, unknownLetters: readonly string[]) {
+  constructor(value: number, table: ProfileTable, unknownLetters: readonly string[], extra: StateExtra = {}) {
     const flags: TaintFlag[] = [];
     for (let bit = 0; bit < 32; bit++) {
       if (((value >>> bit) & 1) === 1) flags.push(flagFor(bit, table));
     }
     this.value = value;
-    this.tainted = value !== 0 || unknownLetters.length > 0;
+    this.unknownValue = extra.unknownValue === true;
+    this.tainted = value !== 0 || unknownLetters.length > 0 || this.unknownValue;
     this.flags = Object.freeze(flags);
     this.unknownBits = Object.freeze(flags.filter((f) => !f.known).map((f) => f.bit));
     this.unknownLetters = Object.freeze([...unknownLetters]);
+    const names: Record<string, string> = {};
+    for (const l of unknownLetters) {
+      const n = extra.unknownNames?.[l];
+      if (n) names[l] = n;
+    }
+    this.unknownNames = Object.freeze(names);
     this.letters = flags.map((f) => f.letter).join('');
     this.names = Object.freeze(flags.map((f) => f.name));
     this.profile = table.id;
@@ -170,7 +187,8 @@ class State implements TaintState {
   toString(): string {
     if (!this.tainted) return 'Not tainted';
     const parts = this.flags.map((f) => `[${f.letter}]=${f.name}`);
-    for (const l of this.unknownLetters) parts.push(`[${l}]=unknown`);
+    for (const l of this.unknownLetters) parts.push(`[${l}]=${this.unknownNames[l] ?? 'unknown'}`);
+    if (this.unknownValue) parts.push(parts.length === 0 ? '(flags not shown)' : '(and flags not shown)');
     return `Tainted: ${parts.join(', ')}`;
   }
 
@@ -182,6 +200,8 @@ class State implements TaintState {
       names: [...this.names],
       unknownBits: [...this.unknownBits],
       unknownLetters: [...this.unknownLetters],
+      unknownNames: { ...this.unknownNames },
+      unknownValue: this.unknownValue,
       profile: this.profile,
       flags: [...this.flags],
     };
@@ -192,9 +212,22 @@ class State implements TaintState {
 const STATE_CACHE_MAX = 256;
 const stateCache = new Map<string, TaintState>();
 
+/** What a parsed state carries beyond its value. */
+export interface StateExtra {
+  /** Names read beside unknown letters (`[H]=KILLSWITCH`). */
+  unknownNames?: Readonly<Record<string, string>>;
+  /** The text said `Tainted:` but did not show (all) the set flags. */
+  unknownValue?: boolean;
+}
+
 /** Builds a state from an already validated value. Internal: no checks. */
-export function stateOf(value: number, table: ProfileTable, unknownLetters: readonly string[] = []): TaintState {
-  if (unknownLetters.length > 0) return new State(value >>> 0, table, unknownLetters);
+export function stateOf(
+  value: number,
+  table: ProfileTable,
+  unknownLetters: readonly string[] = [],
+  extra: StateExtra = {},
+): TaintState {
+  if (unknownLetters.length > 0 || extra.unknownValue) return new State(value >>> 0, table, unknownLetters, extra);
   const key = `${table.id}:${value >>> 0}`;
   let s = stateCache.get(key);
   if (!s) {
