@@ -38,7 +38,20 @@ export {
   type WarnBanner,
 } from './kmsg-cause.js';
 export { type ChangeModules, type ModuleTaint, type ReadModuleTaintsOptions, readModuleTaints } from './modules.js';
-export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
+export {
+  decodeSupported,
+  type ParseOptions,
+  parseTaint,
+  parseTaintLog,
+  parseTaintStream,
+  severityOf,
+  TAINT_SEVERITIES,
+  type TaintLineKind,
+  type TaintLogSource,
+  type TaintReport,
+  type TaintSeverity,
+  TaintVerdict,
+} from './parse.js';
 export { detectProfile, PROFILE_NAMES, parseProfile, profileForRelease, resolveProfile } from './profiles.js';
 export {
   closeReaders,
