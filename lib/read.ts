@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type NativeBinding, native } from './binding.js';
 import { stateOf } from './decode.js';
-import { fromNative, invalidArg } from './errors.js';
+import { describeValue, fromNative, invalidArg } from './errors.js';
 import { profileTable } from './flags.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import type { FlagSelector, Profile, TaintState } from './types.js';
@@ -129,6 +129,14 @@ function hasTaintedChars(): boolean {
  * if (t.tainted) console.log(`${t}`); // Tainted: [W]=WARN
  */
 export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
+  if (typeof opts !== 'object' || opts === null)
+    throw invalidArg(`readTaint options must be an object, got ${describeValue(opts)}`);
+  if (
+    opts.charsPath !== undefined &&
+    (typeof opts.charsPath !== 'string' || opts.charsPath === '' || opts.charsPath.includes('\0'))
+  ) {
+    throw invalidArg(`charsPath must be a non-empty string, got ${describeValue(opts.charsPath)}`);
+  }
   const value = readTaintValue(opts);
   const profile = resolveProfile(opts.profile, detectProfile);
   const state = stateOf(value, profileTable(profile));

@@ -281,14 +281,27 @@ function processStart(pid: number): string | null {
 
 /** The `<file>.lock` diagnostic: who holds the journal (the lock itself is flock on the journal). */
 function writeHolder(lockFile: string): void {
-  const tmp = createExclusive(dirname(lockFile), basename(lockFile));
+  // Best effort: only a diagnostic, so a full disk or a read-only directory
+  // must not keep the journal from opening.
+  let tmp: { fd: number; path: string } | undefined;
   try {
-    writeSync(tmp.fd, `${process.pid} ${processStart(process.pid) ?? ''}\n`);
-  } finally {
-    closeSync(tmp.fd);
+    tmp = createExclusive(dirname(lockFile), basename(lockFile));
+    try {
+      writeSync(tmp.fd, `${process.pid} ${processStart(process.pid) ?? ''}\n`);
+    } finally {
+      closeSync(tmp.fd);
+    }
+    // rename replaces a planted file or symlink itself, never its target.
+    renameSync(tmp.path, lockFile);
+  } catch {
+    if (tmp) {
+      try {
+        unlinkSync(tmp.path);
+      } catch {
+        // Gone.
+      }
+    }
   }
-  // rename replaces a planted file or symlink itself, never its target.
-  renameSync(tmp.path, lockFile);
 }
 
 function holderOf(lockFile: string): string {
