@@ -28,6 +28,15 @@ const handles = new Map<string, number>();
 let fastRead: NativeBinding['readValue'] | null = null;
 let fastHandle = -1;
 
+/** @internal Validates a file path option: a non-empty string without NUL bytes (a NUL would cut it short). */
+export function checkPath(path: unknown, name = 'path'): string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw invalidArg(`${name} must be a non-empty string, got ${describeValue(path)}`);
+  }
+  if (path.includes('\0')) throw invalidArg(`${name} must not contain a NUL byte: ${JSON.stringify(path)}`);
+  return path;
+}
+
 function handleFor(path: string): number {
   const h = handles.get(path);
   if (h !== undefined) return h;
@@ -61,8 +70,7 @@ export function readTaintValue(opts?: ReadOptions): number {
     const v = fastRead(fastHandle);
     if (typeof v === 'number') return v;
   }
-  const path = opts?.path ?? TAINT_PATH;
-  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
+  const path = opts?.path === undefined ? TAINT_PATH : checkPath(opts.path);
   const b = native();
   const h = handleFor(path);
   const v = b.readValue(h);
@@ -73,8 +81,8 @@ export function readTaintValue(opts?: ReadOptions): number {
     }
     return v;
   }
-  // A descriptor can go stale (the file was replaced or removed): drop it so
-  // the next call opens the path again.
+  // The native reader re-opens a replaced file by itself; after a failure,
+  // drop the descriptor anyway so the next call starts from a fresh open.
   b.closeReader(h);
   handles.delete(path);
   if (path === TAINT_PATH) fastRead = null;
@@ -131,12 +139,7 @@ function hasTaintedChars(): boolean {
 export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
   if (typeof opts !== 'object' || opts === null)
     throw invalidArg(`readTaint options must be an object, got ${describeValue(opts)}`);
-  if (
-    opts.charsPath !== undefined &&
-    (typeof opts.charsPath !== 'string' || opts.charsPath === '' || opts.charsPath.includes('\0'))
-  ) {
-    throw invalidArg(`charsPath must be a non-empty string, got ${describeValue(opts.charsPath)}`);
-  }
+  if (opts.charsPath !== undefined) checkPath(opts.charsPath, 'charsPath');
   const value = readTaintValue(opts);
   const profile = resolveProfile(opts.profile, detectProfile);
   const state = stateOf(value, profileTable(profile));

@@ -462,8 +462,3 @@ export function classifyTaint(
     baseline,
   });
 }
-
-/** The worse of two statuses. */
-export function worstStatus(a: TaintStatus, b: TaintStatus): TaintStatus {
-  return RANK[a] >= RANK[b] ? a : b;
-}
