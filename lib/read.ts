@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type NativeBinding, native } from './binding.js';
 import { stateOf } from './decode.js';
-import { fromNative, invalidArg } from './errors.js';
+import { describeValue, fromNative, invalidArg } from './errors.js';
 import { profileTable } from './flags.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import type { FlagSelector, Profile, TaintState } from './types.js';
@@ -30,7 +30,9 @@ let fastHandle = -1;
 
 /** @internal Validates a file path option: a non-empty string without NUL bytes (a NUL would cut it short). */
 export function checkPath(path: unknown, name = 'path'): string {
-  if (typeof path !== 'string' || path.length === 0) throw invalidArg(`${name} must be a non-empty string`);
+  if (typeof path !== 'string' || path.length === 0) {
+    throw invalidArg(`${name} must be a non-empty string, got ${describeValue(path)}`);
+  }
   if (path.includes('\0')) throw invalidArg(`${name} must not contain a NUL byte: ${JSON.stringify(path)}`);
   return path;
 }
@@ -135,7 +137,8 @@ function hasTaintedChars(): boolean {
  * if (t.tainted) console.log(`${t}`); // Tainted: [W]=WARN
  */
 export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
-  if (typeof opts !== 'object' || opts === null) throw invalidArg('readTaint options must be an object');
+  if (typeof opts !== 'object' || opts === null)
+    throw invalidArg(`readTaint options must be an object, got ${describeValue(opts)}`);
   if (opts.charsPath !== undefined) checkPath(opts.charsPath, 'charsPath');
   const value = readTaintValue(opts);
   const profile = resolveProfile(opts.profile, detectProfile);

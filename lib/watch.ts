@@ -129,8 +129,11 @@ export interface TaintChange {
   readonly modules: ChangeModules;
   /**
    * The kernel log line that preceded the change: the last `/dev/kmsg` message
-   * that signals a taint (`WARNING: CPU: …`, `Oops`, `BUG:`, `Machine check`,
-   * `soft lockup`, `Bad page`, `… taints kernel`, `… tainting kernel`) seen
+   * that signals a taint (a WARN banner in either format, `WARNING: CPU: 1 PID:
+   * 42 at …` up to ~6.18 or `WARNING: file:line at func, CPU#1: comm/pid`
+   * after; `Oops`, `BUG:`, `Machine check`, `soft lockup`, `Bad page`,
+   * `… taints kernel`, `… tainting kernel`, the other lines `explainTaint()`
+   * reads) seen
    * since this watcher's previous `'change'`, whichever trigger noticed this
    * one (a `W` found by the poll still carries its `WARNING` line). Record
    * prefix and continuation lines are stripped; cut at 512 bytes. `null` when
@@ -139,7 +142,8 @@ export interface TaintChange {
    *
    * @example
    * watcher.on('change', (c) => c.kmsg && log.warn(`kernel said: ${c.kmsg}`));
-   * // "WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2"
+   * // "WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2" (6.1)
+   * // "WARNING: mm/slub.c:123 at kfree+0x1/0x2, CPU#1: kworker/1:2/42" (7.x)
    */
   readonly kmsg: string | null;
   /**
