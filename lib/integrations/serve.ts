@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIPv4, isIPv6, type Socket } from 'node:net';
+import { readBootId } from '../boot-id.js';
 import { describeValue, KernelTaintError } from '../errors.js';
 import type { Profile } from '../types.js';
 import { watchTaint } from '../watch.js';
@@ -259,6 +260,8 @@ export class TaintServer {
   readonly #ownSource: boolean;
   readonly #health: TaintHealthCheck;
   readonly #sourceHealth: SourceHealth;
+  /** For `node_kernel_boot_info`: read once, a reboot ends this process. */
+  readonly #bootId: string | null;
   readonly #counter: TaintChangeCounter;
   readonly #hub: SseHub;
   readonly #allowed: ReadonlySet<string>;
@@ -314,6 +317,7 @@ export class TaintServer {
       throw e;
     }
     this.#sourceHealth = new SourceHealth(this.#source);
+    this.#bootId = readBootId(opts.bootIdPath);
     this.#counter = new TaintChangeCounter(this.#source);
     this.#hub = new SseHub(
       Math.min(opts.maxClients ?? 1000, Math.max(1, this.#maxConnections - 8)),
@@ -466,6 +470,7 @@ export class TaintServer {
             profile: this.#opts.profile,
             readErrors: this.#sourceHealth.errors,
             readOk: !failing && this.#source.current != null,
+            bootId: this.#bootId,
           }),
         );
         send(res, 200, PROMETHEUS_CONTENT_TYPE, text, { head });
