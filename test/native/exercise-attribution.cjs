@@ -65,7 +65,10 @@ for (let i = 0; i < 2000; i++) {
 }
 const text = lines.join('\n');
 for (let i = 0; i < 500; i++) {
-  const addrs = Array.from({ length: 1 + (rnd() % 20) }, () => `0x${(0xffffffff80fff000n + BigInt(rnd() % 0x30000)).toString(16)}`);
+  const addrs = Array.from(
+    { length: 1 + (rnd() % 20) },
+    () => `0x${(0xffffffff80fff000n + BigInt(rnd() % 0x30000)).toString(16)}`,
+  );
   const r = api.symbolize(text, addrs);
   assert.equal(r.names.length, addrs.length);
   assert.ok(r.site >= -1 && r.site < addrs.length);
