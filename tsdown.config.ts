@@ -21,11 +21,11 @@ export default defineConfig({
   // Compressed without renaming: names stay readable in stack traces and
   // importing the core stays small (test/unit/exports.test.ts).
   minify: { compress: true, mangle: false, codegen: { removeWhitespace: true } },
-  // The core (lib/*.ts but the subpath entries) in one chunk: importing it
-  // resolves and loads two files, not one per module.
+  // The core (lib/*.ts but the subpath entries; not the lib/*.d.ts modules of
+  // the type build) in one chunk: importing it loads two files, not one per module.
   outputOptions: {
     codeSplitting: {
-      groups: [{ name: 'core', test: /[\\/]lib[\\/](?!(health|metrics|journal|serve|panel)\.ts$)[^\\/]+\.(ts|json)$/ }],
+      groups: [{ name: 'core', test: /[\\/]lib[\\/](?!(health|metrics|journal|serve|panel)\.)[^\\/.]+\.(ts|json)$/ }],
     },
   },
   // lib/flags.ts reads its table from the file beside it.
