@@ -18,6 +18,10 @@ export default class SummaryReporter implements Reporter {
         else skipped++;
       }
     }
+    // Explicit opt-outs are named, so a skipped suite is never silent.
+    for (const v of ['KT_SKIP_KERNEL']) {
+      if (process.env[v] === '1') process.stdout.write(`\nNote: ${v}=1: those tests were skipped on purpose\n`);
+    }
     const line = `${passed} passed, ${failed} failed, ${skipped} skipped`;
     process.stdout.write(`\nTests: ${line}\n`);
     if (process.env.KT_SUMMARY_FILE) appendFileSync(process.env.KT_SUMMARY_FILE, `${passed} ${failed} ${skipped}\n`);
