@@ -43,6 +43,8 @@ export interface NativeBinding {
   watchUnref(): void;
   /** Cumulative counters of this environment's watch thread (benchmarks, leak tests). */
   watchStats(): NativeWatchStats;
+  /** flock(fd, LOCK_EX | LOCK_NB) or flock(fd, LOCK_UN) (the journal's writer lock); 0 or the error. */
+  flock(fd: number, mode: 'ex' | 'un'): 0 | NativeSysError;
 }
 
 /** Names of the native watch triggers. */

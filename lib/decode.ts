@@ -142,19 +142,28 @@ class State implements TaintState {
   readonly unknownLetters: readonly string[];
   readonly letters: string;
   readonly names: readonly string[];
+  readonly unknownNames: Readonly<Record<string, string>>;
+  readonly unknownValue: boolean;
   readonly profile: ResolvedProfile;
   readonly #table: ProfileTable;
 
-  constructor(value: number, table: ProfileTable, unknownLetters: readonly string[]) {
+  constructor(value: number, table: ProfileTable, unknownLetters: readonly string[], extra: StateExtra = {}) {
     const flags: TaintFlag[] = [];
     for (let bit = 0; bit < 32; bit++) {
       if (((value >>> bit) & 1) === 1) flags.push(flagFor(bit, table));
     }
     this.value = value;
-    this.tainted = value !== 0 || unknownLetters.length > 0;
+    this.unknownValue = extra.unknownValue === true;
+    this.tainted = value !== 0 || unknownLetters.length > 0 || this.unknownValue;
     this.flags = Object.freeze(flags);
     this.unknownBits = Object.freeze(flags.filter((f) => !f.known).map((f) => f.bit));
     this.unknownLetters = Object.freeze([...unknownLetters]);
+    const names: Record<string, string> = {};
+    for (const l of unknownLetters) {
+      const n = extra.unknownNames?.[l];
+      if (n) names[l] = n;
+    }
+    this.unknownNames = Object.freeze(names);
     this.letters = flags.map((f) => f.letter).join('');
     this.names = Object.freeze(flags.map((f) => f.name));
     this.profile = table.id;
@@ -170,7 +179,8 @@ class State implements TaintState {
   toString(): string {
     if (!this.tainted) return 'Not tainted';
     const parts = this.flags.map((f) => `[${f.letter}]=${f.name}`);
-    for (const l of this.unknownLetters) parts.push(`[${l}]=unknown`);
+    for (const l of this.unknownLetters) parts.push(`[${l}]=${this.unknownNames[l] ?? 'unknown'}`);
+    if (this.unknownValue) parts.push(parts.length === 0 ? '(flags not shown)' : '(and flags not shown)');
     return `Tainted: ${parts.join(', ')}`;
   }
 
@@ -182,6 +192,8 @@ class State implements TaintState {
       names: [...this.names],
       unknownBits: [...this.unknownBits],
       unknownLetters: [...this.unknownLetters],
+      unknownNames: { ...this.unknownNames },
+      unknownValue: this.unknownValue,
       profile: this.profile,
       flags: [...this.flags],
     };
@@ -192,9 +204,22 @@ class State implements TaintState {
 const STATE_CACHE_MAX = 256;
 const stateCache = new Map<string, TaintState>();
 
+/** What a parsed state carries beyond its value. */
+export interface StateExtra {
+  /** Names read beside unknown letters (`[H]=KILLSWITCH`). */
+  unknownNames?: Readonly<Record<string, string>>;
+  /** The text said `Tainted:` but did not show (all) the set flags. */
+  unknownValue?: boolean;
+}
+
 /** Builds a state from an already validated value. Internal: no checks. */
-export function stateOf(value: number, table: ProfileTable, unknownLetters: readonly string[] = []): TaintState {
-  if (unknownLetters.length > 0) return new State(value >>> 0, table, unknownLetters);
+export function stateOf(
+  value: number,
+  table: ProfileTable,
+  unknownLetters: readonly string[] = [],
+  extra: StateExtra = {},
+): TaintState {
+  if (unknownLetters.length > 0 || extra.unknownValue) return new State(value >>> 0, table, unknownLetters, extra);
   const key = `${table.id}:${value >>> 0}`;
   let s = stateCache.get(key);
   if (!s) {

@@ -13,7 +13,8 @@ export type KernelTaintErrorCode =
   | 'ERR_KERNEL_TAINT_UNHEALTHY'
   | 'ERR_KERNEL_TAINT_MISSING_PEER'
   | 'ERR_KERNEL_TAINT_JOURNAL_LOCKED'
-  | 'ERR_KERNEL_TAINT_JOURNAL_CORRUPT';
+  | 'ERR_KERNEL_TAINT_JOURNAL_CORRUPT'
+  | 'ERR_KERNEL_TAINT_JOURNAL_WRITE';
 
 /** Base class of every error this package throws itself; `code` is stable. */
 export class KernelTaintError extends Error {

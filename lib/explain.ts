@@ -8,8 +8,9 @@ import { invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { callerTid, type KmsgRecord, kmsgLineCause, parseKmsgRecord, parseTaskLine } from './kmsg-cause.js';
 import { type ModuleTaint, readModuleTaints } from './modules.js';
-import { detectProfile, readTaintValue, TAINT_PATH } from './read.js';
-import type { Profile, ResolvedProfile, TaintCause, TaintEvidence, TaintExplanation, TaintFlag } from './types.js';
+import { detectProfile, resolveProfile } from './profiles.js';
+import { readTaintValue, TAINT_PATH } from './read.js';
+import type { Profile, TaintCause, TaintEvidence, TaintExplanation, TaintFlag } from './types.js';
 
 /** The kernel log device. */
 export const KMSG_PATH = '/dev/kmsg';
@@ -353,12 +354,6 @@ function size(bytes: number): string {
   return bytes >= 1048576 ? `${Math.round(bytes / 1048576)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }
 
-function resolveProfile(profile: Profile | undefined): ResolvedProfile {
-  if (profile === undefined || profile === 'auto') return detectProfile();
-  profileTable(profile); // throws the coded error for an unknown name
-  return profile;
-}
-
 /** @internal Explains the given flags; shared by explainTaint, the watcher and the journal. */
 export function explainFlags(
   flags: readonly TaintFlag[],
@@ -432,7 +427,7 @@ export function explainTaint(opts: ExplainTaintOptions = {}): TaintExplanation {
   if (kmsgPath !== undefined && (typeof kmsgPath !== 'string' || kmsgPath.length === 0)) {
     throw invalidArg('kmsgPath must be a non-empty string');
   }
-  const table = profileTable(resolveProfile(opts.profile));
+  const table = profileTable(resolveProfile(opts.profile, detectProfile));
   const state = stateOf(readTaintValue(path === undefined ? undefined : { path }), table);
   const { bits, limits } = explainFlags(state.flags, table, {
     kmsgPath: kmsgPath ?? KMSG_PATH,
@@ -445,4 +440,51 @@ export function explainTaint(opts: ExplainTaintOptions = {}): TaintExplanation {
     limits.push(`the value was read from ${path}; the kernel log explains the running kernel`);
   }
   return { state, bits, limits };
+}
+
+/** @internal What the watcher knows about a change, for its evidence. */
+export interface ChangeContext {
+  readonly initial: boolean;
+  /** The change's kmsg line (`TaintChange.kmsg`). */
+  readonly kmsg: string | null;
+  readonly time: Date;
+  /** The log to read (`null`: the watched file is not the running kernel's, or the caller opted out). */
+  readonly kmsgPath: string | null;
+  readonly sysModuleDir?: string;
+  readonly procModulesPath?: string;
+}
+
+/**
+ * @internal One evidence per added flag of a watcher's change. The initial
+ * report is explained like `explainTaint()` (the log from its start, the
+ * modules). A later change takes the first log record for each new bit, else
+ * the kmsg line that preceded the change, else the loaded modules; `since` is
+ * the log time when a record was found, else the time the watcher saw it.
+ */
+export function changeEvidence(added: readonly TaintFlag[], table: ProfileTable, ctx: ChangeContext): TaintEvidence[] {
+  if (added.length === 0) return [];
+  const { bits } = explainFlags(added, table, {
+    kmsgPath: ctx.kmsgPath,
+    ...(ctx.sysModuleDir !== undefined ? { sysModuleDir: ctx.sysModuleDir } : {}),
+    ...(ctx.procModulesPath !== undefined ? { procModulesPath: ctx.procModulesPath } : {}),
+  });
+  // Set before the watcher started: nothing explained it, the watcher saw it at start (time unknown).
+  if (ctx.initial) return bits.map((b) => (b.cause === null ? { ...b, source: 'watch' } : b));
+  const line = ctx.kmsg === null ? null : kmsgLineCause(ctx.kmsg);
+  const sinceBoot = Number(process.hrtime.bigint() / 1000n) / 1e6;
+  return bits.map((b): TaintEvidence => {
+    if (b.source === 'kmsg' && b.cause !== null) return b;
+    if (line?.flags.includes(b.flag.name)) {
+      return {
+        flag: b.flag,
+        since: ctx.time,
+        sinceBoot,
+        cause: { ...line.cause },
+        actor: line.actor ? { ...line.actor } : null,
+        source: 'watch',
+      };
+    }
+    if (b.cause !== null) return { ...b, since: b.since ?? ctx.time, sinceBoot: b.sinceBoot ?? sinceBoot };
+    return { ...b, since: ctx.time, sinceBoot, source: 'watch' };
+  });
 }

@@ -7,6 +7,9 @@ type TableFlag = TaintFlagInfo & { readonly unreachable?: boolean };
 interface RawProfile {
   label: string;
   release?: string;
+  releaseFrom?: string;
+  releaseBelow?: string;
+  appendVendorBits?: boolean;
   inherits?: string;
   width: number | null;
   pad: string | null;
@@ -28,6 +31,14 @@ export interface ProfileTable {
   readonly byLetter: ReadonlyMap<string, number>;
   /** Release pattern that identifies kernels of this vendor. */
   readonly release: RegExp | null;
+  /** Releases from this version on (and below `releaseBelow`) belong to the profile (SUSE eras). */
+  readonly releaseFrom: string | null;
+  readonly releaseBelow: string | null;
+  /**
+   * The vendor's bits beyond the mainline ones are printed right after them, in bit
+   * order, with no gap (SUSE: its print_tainted() skips unused taint_flags entries).
+   */
+  readonly appendVendorBits: boolean;
   /** Position-string width the vendor prints (RHEL prints every bit up to 29 or 31). */
   readonly width: number | null;
   readonly pad: string | null;
@@ -80,6 +91,9 @@ function buildProfile(id: ResolvedProfile): ProfileTable {
     flags,
     byLetter,
     release: p.release ? new RegExp(p.release) : null,
+    releaseFrom: p.releaseFrom ?? null,
+    releaseBelow: p.releaseBelow ?? null,
+    appendVendorBits: p.appendVendorBits === true,
     width: p.width,
     pad: p.pad,
     mainlineWidth: p.mainlineWidth ?? null,

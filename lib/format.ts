@@ -32,8 +32,7 @@ export interface FormatOptions {
 
 /** How many position chars a kernel prints: one per bit it defines. */
 export function positionWidth(table: ProfileTable, version: KernelVersion | null): number {
-  if (table.width !== null) return table.width;
-  return mainlineBitsOf(table, version);
+  return printedBits(table, version).length;
 }
 
 function mainlineBitsOf(table: ProfileTable, version: KernelVersion | null): number {
@@ -48,21 +47,34 @@ function mainlineBitsOf(table: ProfileTable, version: KernelVersion | null): num
   return n;
 }
 
-/** Whether a bit is printed (defined) by this kernel. */
-function definedBy(table: ProfileTable, version: KernelVersion | null, bit: number): boolean {
-  const f = table.byBit.get(bit);
-  if (!f) return false;
-  if (bit < mainlineBitsOf(table, version)) return true;
-  if (table.width === null) return false;
-  // Vendor bits beyond the mainline ones: printed when the vendor defines them.
-  return bit >= mainlineBitsOf(table, version) && (version === null || atLeast(version, f.since));
+/**
+ * The bits a kernel prints, one per position char, in order; `-1` is a pad
+ * position (RHEL prints every bit up to 29 or 31, padding unused ones).
+ */
+function printedBits(table: ProfileTable, version: KernelVersion | null): number[] {
+  const mainline = mainlineBitsOf(table, version);
+  const out: number[] = [];
+  const vendorBit = (bit: number): boolean => {
+    const f = table.byBit.get(bit);
+    return f !== undefined && (version === null || atLeast(version, f.since));
+  };
+  if (table.width !== null) {
+    for (let bit = 0; bit < table.width; bit++) out.push(bit < mainline || vendorBit(bit) ? bit : -1);
+    return out;
+  }
+  for (let bit = 0; bit < mainline; bit++) out.push(bit);
+  if (table.appendVendorBits) for (let bit = mainline; bit < 32; bit++) if (vendorBit(bit)) out.push(bit);
+  return out;
 }
 
 /**
  * Formats a taint value exactly as the given kernel prints it in an oops header
  * (`Tainted: G        W  O       `) or, with `verbose`, in the 6.11+ line
- * (`Tainted: [W]=WARN, [O]=OOT_MODULE`). `Not tainted` for 0. Bits the kernel
- * does not define are not printed. Pure: works on every platform.
+ * (`Tainted: [W]=WARN, [O]=OOT_MODULE`). `Not tainted` only for 0: like the
+ * kernel's print_tainted(), any other mask prints `Tainted: ` and the position
+ * string, even when no bit of it is one this kernel defines (kernels before 5.8
+ * accepted any bit from a sysctl write). Bits the kernel does not define are not
+ * shown. Pure: works on every platform.
  *
  * @example
  * formatTaint(4097, { kernel: '6.1.0' })                   // 'Tainted: P           O      '
@@ -78,11 +90,11 @@ export function formatTaint(value: number | bigint | string, opts: FormatOptions
   }
   const profile = resolveProfile(opts.profile, () => profileForRelease(opts.kernel));
   const table = profileTable(profile);
-  const width = positionWidth(table, version);
+  if (v === 0) return 'Not tainted';
+  const positions = printedBits(table, version);
   let mask = 0;
-  for (let bit = 0; bit < 32; bit++) if (definedBy(table, version, bit)) mask |= 1 << bit;
+  for (const bit of positions) if (bit >= 0) mask |= 1 << bit;
   const shown = (v & mask) >>> 0;
-  if (shown === 0) return 'Not tainted';
 
   if (opts.verbose) {
     if (version !== null && !atLeast(version, VERBOSE_SINCE)) {
@@ -106,9 +118,9 @@ export function formatTaint(value: number | bigint | string, opts: FormatOptions
   }
 
   let s = 'Tainted: ';
-  for (let bit = 0; bit < width; bit++) {
-    const f = table.byBit.get(bit);
-    if (!f || !definedBy(table, version, bit)) s += table.pad ?? ' ';
+  for (const bit of positions) {
+    const f = bit < 0 ? undefined : table.byBit.get(bit);
+    if (!f) s += table.pad ?? ' ';
     else s += ((shown >>> bit) & 1) === 1 ? f.letter : f.clear;
   }
   return s;

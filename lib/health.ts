@@ -13,6 +13,7 @@ export {
   HEALTH_CONTENT_TYPE,
   type HealthCheckOptions,
   type HealthCheckResponse,
+  type HealthOnError,
   healthCheck,
   healthHandler,
   healthStatusCode,
@@ -39,3 +40,4 @@ export {
   type TaintStatus,
 } from './integrations/policy.js';
 export type { SourceChange, SourceChangeListener, TaintSource } from './integrations/source.js';
+export { SourceHealth } from './integrations/source.js';

@@ -6,6 +6,15 @@
  * @packageDocumentation
  */
 
+export {
+  ATTRIBUTION_ENV,
+  ATTRIBUTION_SOURCES,
+  type AttributionMode,
+  type AttributionSource,
+  type AttributionStatus,
+  actorKind,
+  type TaintAttribution,
+} from './attribution.js';
 export { isSupported, unsupportedReason } from './binding.js';
 export { BOOT_ID_PATH, readBootId } from './boot-id.js';
 export { decodeTaint, resolveFlag } from './decode.js';
@@ -16,11 +25,33 @@ export {
   TaintValueError,
   UnsupportedError,
 } from './errors.js';
+export { type ExplainTaintOptions, explainTaint, KMSG_PATH } from './explain.js';
 export { MAINLINE_FLAG_COUNT, PROFILE_IDS, TAINT_FLAGS } from './flags.js';
 export { type FormatOptions, formatTaint } from './format.js';
 export { type KernelVersion, parseKernelVersion } from './kernel-version.js';
+export {
+  type KmsgLineCause,
+  type KmsgRecord,
+  kmsgLineCause,
+  parseKmsgRecord,
+  parseWarnBanner,
+  type WarnBanner,
+} from './kmsg-cause.js';
 export { type ChangeModules, type ModuleTaint, type ReadModuleTaintsOptions, readModuleTaints } from './modules.js';
-export { type ParseOptions, parseTaint, parseTaintLog, type TaintLineKind, type TaintReport } from './parse.js';
+export {
+  decodeSupported,
+  type ParseOptions,
+  parseTaint,
+  parseTaintLog,
+  parseTaintStream,
+  severityOf,
+  TAINT_SEVERITIES,
+  type TaintLineKind,
+  type TaintLogSource,
+  type TaintReport,
+  type TaintSeverity,
+  TaintVerdict,
+} from './parse.js';
 export { detectProfile, PROFILE_NAMES, parseProfile, profileForRelease, resolveProfile } from './profiles.js';
 export {
   closeReaders,

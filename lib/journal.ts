@@ -9,6 +9,7 @@ export {
   type JournalModule,
   type JournalRecord,
   type JournalTrigger,
+  MAX_JOURNAL_BYTES,
   type ObserveInfo,
   openTaintJournal,
   parseJournalMode,

@@ -12,6 +12,7 @@ export {
   type PromMetricLike,
   type PromRegistryLike,
   TaintChangeCounter,
+  type TaintMetricNames,
   type TaintMetricsHandle,
   type TaintMetricsOptions,
   taintMetricFamilies,

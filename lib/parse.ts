@@ -1,10 +1,16 @@
-import { resolveIn, stateOf } from './decode.js';
+// Finds taint reports in kernel logs. Every scan here is a hand-written loop or
+// an anchored pattern over a bounded token, so the time is linear in the input
+// whatever it holds (test/unit/parse-linear.test.ts feeds each scan adversarial
+// input of growing size).
+import { resolveIn, type StateExtra, stateOf } from './decode.js';
+import { invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
-import { profileForRelease, resolveProfile } from './profiles.js';
-import type { Profile, TaintState } from './types.js';
+import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
+import { parseProfile, profileForRelease } from './profiles.js';
+import type { Profile, ResolvedProfile, TaintState } from './types.js';
 
 /** What kind of line a taint report came from. */
-export type TaintLineKind = 'header' | 'verbose' | 'modules' | 'unloaded' | 'raw';
+export type TaintLineKind = 'header' | 'verbose' | 'modules' | 'unloaded' | 'raw' | 'supported';
 
 /** One taint report found in a log. */
 export interface TaintReport {
@@ -27,25 +33,117 @@ export interface ParseOptions {
   profile?: Profile;
 }
 
-// Lines are capped before matching so that garbage input cannot make a regex slow.
-const MAX_LINE = 8192;
+/** Lines are read up to their first 8 KiB: no kernel line is longer, and garbage stays cheap. */
+export const MAX_LINE = 8192;
+/** A verbose line belongs to the header at most this many lines above it. */
+const VERBOSE_REACH = 4;
 
-const VERBOSE_RE = /Tainted: (\[.*)$/;
-const HEADER_RE = /(Not tainted|Tainted:)/;
-const MODULES_RE = /Modules linked in:(.*)$/;
-const UNLOADED_RE = /Unloaded tainted modules:(.*)$/;
-const RAW_RE = /Raw taint value as int\/string: (\d+)\//;
-const RELEASE_RE = /\(?\d+\.\d+[^\s)]*/;
-const COMM_RE = /Comm: (\S+)/;
-const MODULE_TOKEN_RE = /([\w-]+)\(([A-Za-z+-]*)\)/g;
+/** Validates the options once, before any text is read. Throws `ERR_KERNEL_TAINT_INVALID_ARG`. */
+export function checkParseOptions(opts: unknown): ParseOptions {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object') throw invalidArg(`parse options must be an object, got ${typeof opts}`);
+  return { profile: parseProfile((opts as ParseOptions).profile) };
+}
 
-function isFlagsToken(tok: string): boolean {
-  if (tok.length === 0 || tok.length > 32 || !/^[A-Za-z-]+$/.test(tok)) return false;
-  // A word (a release such as "syzkaller", a trailing "NONE") is not a flags token:
-  // the kernel prints each letter once, and lowercase (RHEL) letters at most two in a row.
-  if (/[a-z]{3}/.test(tok)) return false;
-  const letters = tok.replace(/-/g, '');
-  return new Set(letters).size === letters.length;
+// ---------------------------------------------------------------------------
+// Small linear scanners.
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** ASCII whitespace, and the no-break and typographic spaces a web page turns spaces into. */
+const isSpace = (c: number): boolean =>
+  c === 32 ||
+  c === 9 ||
+  c === 13 ||
+  c === 11 ||
+  c === 12 ||
+  c === 0xa0 ||
+  (c >= 0x2000 && c <= 0x200b) ||
+  c === 0x202f ||
+  c === 0x3000;
+/** A byte no kernel prints in a taint field: control chars, DEL, anything past ASCII. */
+const isGarbage = (c: number): boolean => !isSpace(c) && (c < 32 || c >= 127);
+
+/** `6.1.0…`, `(2.6.32…`: digits, a dot, a digit. */
+function looksLikeRelease(s: string, at: number): boolean {
+  let i = at;
+  if (s.charCodeAt(i) === 40 /* ( */) i++;
+  const start = i;
+  while (i < s.length && i - start < 6 && isDigit(s.charCodeAt(i))) i++;
+  return i > start && s.charCodeAt(i) === 46 /* . */ && isDigit(s.charCodeAt(i + 1));
+}
+
+/** The token at `at` (up to whitespace or `)`), without a leading `(`. */
+function tokenAt(s: string, at: number): string {
+  let i = at;
+  if (s.charCodeAt(i) === 40) i++;
+  const start = i;
+  while (i < s.length && !isSpace(s.charCodeAt(i)) && s.charCodeAt(i) !== 41 /* ) */) i++;
+  return s.slice(start, i);
+}
+
+function skipSpace(s: string, at: number): number {
+  let i = at;
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * The release after the flags: `6.1.0-13-amd64 #1`, `(2.6.18 #1)`, or a word
+ * followed by a build number (`syzkaller #0`).
+ */
+function releaseAt(s: string, at: number): string | null {
+  const i = skipSpace(s, at);
+  if (i >= s.length) return null;
+  if (looksLikeRelease(s, i)) return tokenAt(s, i);
+  const tok = tokenAt(s, i);
+  if (tok.length === 0 || tok.length > 64) return null;
+  const j = skipSpace(s, i + tok.length);
+  return j > i + tok.length && s.charCodeAt(j) === 35 /* # */ && isLetter(tok.charCodeAt(0)) ? tok : null;
+}
+
+/** The release before the label, in `6.9.0-rc7 #417 Not tainted`: returns it and where it starts. */
+function releaseBefore(s: string, end: number): { release: string; start: number } | null {
+  let i = end;
+  while (i > 0 && isSpace(s.charCodeAt(i - 1))) i--;
+  const buildEnd = i;
+  while (i > 0 && !isSpace(s.charCodeAt(i - 1))) i--;
+  if (s.charCodeAt(i) !== 35 /* # */ || buildEnd - i < 2) return null;
+  while (i > 0 && isSpace(s.charCodeAt(i - 1))) i--;
+  const relEnd = i;
+  while (i > 0 && !isSpace(s.charCodeAt(i - 1))) i--;
+  if (relEnd === i || !looksLikeRelease(s, i)) return null;
+  return { release: s.slice(i, relEnd), start: i };
+}
+
+// ---------------------------------------------------------------------------
+// Letters.
+
+/** Letter → bit for a table, as a kernel of the given version prints them. */
+const letterMaps = new Map<string, ReadonlyMap<string, number>>();
+function lettersOf(table: ProfileTable, version: KernelVersion | null): ReadonlyMap<string, number> {
+  if (version === null) return table.byLetter;
+  const key = `${table.id}:${version.major}.${version.minor}`;
+  let m = letterMaps.get(key);
+  if (!m) {
+    // A letter a newer kernel took for another bit keeps its older meaning on older
+    // kernels: SUSE 5.3 prints `N` for NO_SUPPORT, which 6.0 gave to TEST.
+    const map = new Map<string, number>();
+    const later = new Set<string>();
+    for (const f of table.flags) {
+      if (f.letter === '-') continue;
+      if (atLeast(version, f.since)) map.set(f.letter, f.bit);
+      else later.add(f.letter);
+    }
+    for (const f of table.flags) {
+      for (const l of f.legacyLetters ?? []) if (!map.has(l)) map.set(l, f.bit);
+    }
+    for (const l of later) if (!map.has(l)) map.set(l, table.byLetter.get(l) as number);
+    if (letterMaps.size > 256) letterMaps.clear();
+    letterMaps.set(key, map);
+    m = map;
+  }
+  return m;
 }
 
 interface Letters {
@@ -53,12 +151,12 @@ interface Letters {
   unknown: string[];
 }
 
-function lettersToValue(letters: Iterable<string>, table: ProfileTable): Letters {
+function lettersToValue(letters: Iterable<string>, map: ReadonlyMap<string, number>): Letters {
   let value = 0;
   const unknown: string[] = [];
   for (const c of letters) {
     if (c === 'G' || c === '-' || c === '+' || c === ' ') continue;
-    const bit = table.byLetter.get(c);
+    const bit = map.get(c);
     if (bit === undefined) {
       if (!unknown.includes(c)) unknown.push(c);
     } else value |= 1 << bit;
@@ -66,83 +164,41 @@ function lettersToValue(letters: Iterable<string>, table: ProfileTable): Letters
   return { value: value >>> 0, unknown };
 }
 
-function pickTable(profile: Profile | undefined, release: string | null): ProfileTable {
-  return profileTable(resolveProfile(profile, () => profileForRelease(release)));
-}
-
-function releaseAfter(text: string): string | null {
-  const m = RELEASE_RE.exec(text);
-  return m ? m[0].replace(/^\(/, '') : null;
-}
-
-function releaseNear(line: string, at: number, after: string): string | null {
-  // The release follows the flags ("Tainted: G  W  6.1.0 #1") or, in other
-  // formats, precedes "Not tainted"/"Tainted:" ("6.9.0-rc7 #417 Not tainted").
-  const r = releaseAfter(after);
-  if (r) return r;
-  const before = line.slice(0, at);
-  const m = /(\d+\.\d+[^\s)]*) #\S+\s*$/.exec(before);
-  return m ? m[1] : null;
-}
-
-function parseHeader(line: string, lineNo: number, profile: Profile | undefined): TaintReport | null {
-  const m = HEADER_RE.exec(line);
-  if (!m) return null;
-  const comm = COMM_RE.exec(line)?.[1] ?? null;
-  const afterLabel = line.slice(m.index + m[0].length);
-  if (m[1] === 'Not tainted') {
-    const release = releaseNear(line, m.index, afterLabel);
-    const table = pickTable(profile, release);
-    return report(lineNo, 'header', release, comm, stateOf(0, table));
-  }
-  const region = /^[A-Za-z\s-]*/.exec(afterLabel)?.[0] ?? '';
-  const tokens = region.split(/\s+/).filter(Boolean);
-  const flagTokens: string[] = [];
-  for (const t of tokens) {
-    if (!isFlagsToken(t)) break;
-    flagTokens.push(t);
-  }
-  const consumed = flagTokens.length === 0 ? 0 : afterLabel.indexOf(flagTokens[flagTokens.length - 1]);
-  const rest = afterLabel.slice(consumed + (flagTokens.at(-1)?.length ?? 0));
-  const release = releaseNear(line, m.index, rest);
-  const table = pickTable(profile, release);
-  const { value, unknown } = lettersToValue(flagTokens.join(''), table);
-  return report(lineNo, 'header', release, comm, stateOf(value, table, unknown));
-}
-
-function parseVerbose(body: string, table: ProfileTable): Letters & { truncated: boolean } {
-  let value = 0;
-  const unknown: string[] = [];
-  let truncated = false;
-  const entries = body.split(/,\s*/);
-  for (const [i, entry] of entries.entries()) {
-    const m = /^\[(.)\](?:=([A-Z0-9_]*))?/.exec(entry.trim());
-    if (!m) {
-      // Only the last entry can be cut; anything else is not a verbose line.
-      if (i === entries.length - 1 && /^\[?$/.test(entry.trim())) truncated = true;
+function isFlagsToken(tok: string): boolean {
+  if (tok.length === 0 || tok.length > 32) return false;
+  let lowerRun = 0;
+  const seen = new Set<number>();
+  for (let i = 0; i < tok.length; i++) {
+    const c = tok.charCodeAt(i);
+    if (c === 45 /* - */) {
+      lowerRun = 0;
       continue;
     }
-    const [, letter, name] = m;
-    let bit: number | undefined;
-    if (name) {
-      try {
-        bit = resolveIn(name, table);
-      } catch {
-        bit = undefined;
-      }
-    }
-    if (bit === undefined || (name && table.byBit.get(bit)?.letter !== letter && table.byLetter.has(letter))) {
-      // A cut name ("[K]=LIVEP") or a name this profile spells differently: trust the letter.
-      bit = table.byLetter.get(letter);
-    }
-    if (name === undefined || (bit !== undefined && table.byBit.get(bit)?.name !== name)) {
-      if (i === entries.length - 1) truncated = true;
-    }
-    if (bit === undefined) {
-      if (!unknown.includes(letter)) unknown.push(letter);
-    } else value |= 1 << bit;
+    if (!isLetter(c)) return false;
+    // A word (a release such as "syzkaller", a trailing "NONE") is not a flags token:
+    // the kernel prints each letter once, and lowercase (RHEL) letters at most two in a row.
+    lowerRun = c >= 97 ? lowerRun + 1 : 0;
+    if (lowerRun >= 3 || seen.has(c)) return false;
+    seen.add(c);
   }
-  return { value: value >>> 0, unknown, truncated };
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Line parsers.
+
+interface Context {
+  profile: ResolvedProfile | undefined;
+  /** The release of the newest header, for lines that print none. */
+  lastRelease: string | null;
+}
+
+function tableFor(ctx: Context, release: string | null): ProfileTable {
+  return profileTable(ctx.profile ?? profileForRelease(release));
+}
+
+function versionOf(release: string | null): KernelVersion | null {
+  return release === null ? null : parseKernelVersion(release);
 }
 
 function report(
@@ -164,72 +220,609 @@ function report(
   });
 }
 
-function parseModules(
-  body: string,
-  lineNo: number,
-  kind: 'modules' | 'unloaded',
-  profile: Profile | undefined,
-  release: string | null,
-): TaintReport {
-  const table = pickTable(profile, release);
-  const modules: { name: string; letters: string }[] = [];
-  const all: string[] = [];
-  for (const m of body.matchAll(MODULE_TOKEN_RE)) {
-    const letters = m[2].replace(/[+-]/g, '');
-    modules.push({ name: m[1], letters });
-    all.push(...letters);
-  }
-  const { value, unknown } = lettersToValue(all, table);
-  return report(lineNo, kind, release, null, stateOf(value, table, unknown), { modules });
+/** Whether a label at `at` starts a field rather than sitting inside a word or a quoted value. */
+function labelStarts(line: string, at: number): boolean {
+  if (at === 0) return true;
+  const c = line.charCodeAt(at - 1);
+  return isSpace(c) || c === 40 /* ( */ || c === 93 /* ] */ || c === 58 /* : */ || c === 62 /* > */ || c === 124;
 }
+
+/** `Comm: Web Content Kdump: loaded Tainted:` → `Web Content`. */
+function commBefore(line: string, end: number): string | null {
+  let at = line.lastIndexOf('Comm: ', end);
+  if (at < 0) at = line.lastIndexOf('comm: ', end);
+  if (at < 0) return null;
+  let s = line.slice(at + 6, end);
+  for (const stop of [' Kdump: ', ' ve: ']) {
+    const k = s.indexOf(stop);
+    if (k >= 0) s = s.slice(0, k);
+  }
+  const rel = releaseBefore(s, s.length);
+  if (rel) s = s.slice(0, rel.start);
+  s = s.trim();
+  return s.length > 0 && s.length <= 64 ? s : null;
+}
+
+/** Whether the text before the label says this is a kernel's taint field. */
+function strongContext(line: string, at: number): boolean {
+  const pre = line.slice(Math.max(0, at - 200), at);
+  return (
+    pre.includes('Comm: ') ||
+    pre.includes('comm: ') ||
+    pre.includes('EIP:') ||
+    pre.includes('CPU:') ||
+    line.charCodeAt(at - 1) === 40 /* BUG cache (Tainted: ...) */
+  );
+}
+
+/** `)`, `(`, `[`, `:`, `,`. */
+const TOKEN_END = new Set([41, 40, 91, 58, 44]);
+
+function parseHeader(line: string, lineNo: number, ctx: Context): TaintReport | null {
+  const tAt = line.indexOf('Tainted:');
+  const nAt = line.indexOf('Not tainted');
+  let at: number;
+  let clean: boolean;
+  if (nAt >= 0 && (tAt < 0 || nAt < tAt)) {
+    at = nAt;
+    clean = true;
+  } else if (tAt >= 0) {
+    at = tAt;
+    clean = false;
+  } else return null;
+  if (!labelStarts(line, at)) return null;
+  const comm = commBefore(line, at);
+  const before = releaseBefore(line, at);
+  if (clean) {
+    const after = at + 'Not tainted'.length;
+    const release = releaseAt(line, after) ?? before?.release ?? null;
+    const next = line.charCodeAt(after);
+    if (after < line.length && !isSpace(next) && next !== 41 /* ) */) return null;
+    return report(lineNo, 'header', release, comm, stateOf(0, tableFor(ctx, release)));
+  }
+
+  // The flags field: tokens of letters and dashes, up to the release or anything else.
+  let i = at + 'Tainted:'.length;
+  let garbled = false;
+  const tokens: string[] = [];
+  let end = i;
+  for (;;) {
+    while (i < line.length && (isSpace(line.charCodeAt(i)) || isGarbage(line.charCodeAt(i)))) {
+      if (isGarbage(line.charCodeAt(i))) garbled = true;
+      i++;
+    }
+    let j = i;
+    while (j < line.length && j - i <= 32 && (isLetter(line.charCodeAt(j)) || line.charCodeAt(j) === 45)) j++;
+    // A token ends at a space, the end, or the punctuation around a field (`(Tainted: G  B ):`).
+    const after = line.charCodeAt(j);
+    const boundary = j >= line.length || isSpace(after) || isGarbage(after) || TOKEN_END.has(after);
+    const tok = line.slice(i, j);
+    if (!boundary || !isFlagsToken(tok)) break;
+    tokens.push(tok);
+    end = j;
+    i = j;
+  }
+  // 2.6-era i386 show_registers() prints a literal `VLI` after the flags.
+  if (tokens.at(-1) === 'VLI' && skipSpace(line, end) >= line.length) tokens.pop();
+  const restAt = skipSpace(line, end);
+  const release = releaseAt(line, end) ?? before?.release ?? null;
+  if (!strongContext(line, at)) {
+    // A bare `Tainted:` must look like the kernel's: flags, then the end, a release, or a bracket.
+    const c = line.charCodeAt(restAt);
+    const fits =
+      restAt >= line.length ||
+      release !== null ||
+      c === 91 /* [ */ ||
+      c === 41 /* ) */ ||
+      c === 35 /* # */ ||
+      (tokens.length > 0 && line.startsWith('VLI', restAt));
+    if (!fits || (tokens.length === 0 && restAt < line.length && release === null)) return null;
+  }
+  const table = tableFor(ctx, release);
+  const { value, unknown } = lettersToValue(tokens.join(''), lettersOf(table, versionOf(release)));
+  // The kernel prints `Tainted:` only for a non-zero mask: with no letter shown, the
+  // set bits are ones this position string does not print.
+  const unknownValue = garbled || (value === 0 && unknown.length === 0);
+  return report(lineNo, 'header', release, comm, stateOf(value, table, unknown, { unknownValue }));
+}
+
+interface Verbose extends Letters {
+  truncated: boolean;
+  names: Record<string, string>;
+  /** The highest bit the line shows completely. */
+  lastBit: number;
+}
+
+const nameBits = new Map<string, number | undefined>();
+/** The bit a verbose name stands for in a table (cached: a log repeats the same few names). */
+function bitOfName(name: string, table: ProfileTable): number | undefined {
+  const key = `${table.id}:${name}`;
+  if (nameBits.has(key)) return nameBits.get(key);
+  let bit: number | undefined;
+  try {
+    bit = resolveIn(name, table);
+  } catch {
+    bit = undefined;
+  }
+  if (nameBits.size > 1024) nameBits.clear();
+  nameBits.set(key, bit);
+  return bit;
+}
+
+function parseVerbose(body: string, table: ProfileTable): Verbose {
+  let value = 0;
+  const unknown: string[] = [];
+  const names: Record<string, string> = {};
+  let truncated = false;
+  let lastBit = -1;
+  const entries = body.split(',');
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i].trim();
+    const last = i === entries.length - 1;
+    if (entry.length < 3 || entry.charCodeAt(0) !== 91 || entry.charCodeAt(2) !== 93) {
+      // Only the last entry can be cut; anything else is not a verbose entry.
+      if (last && (entry === '' || entry === '[' || entry.length < 3)) truncated = true;
+      continue;
+    }
+    const letter = entry[1];
+    let name: string | undefined;
+    if (entry.charCodeAt(3) === 61 /* = */) {
+      let k = 4;
+      while (k < entry.length && k < 68) {
+        const c = entry.charCodeAt(k);
+        if (!(isDigit(c) || (c >= 65 && c <= 90) || c === 95)) break;
+        k++;
+      }
+      name = entry.slice(4, k);
+    }
+    let bit = name ? bitOfName(name, table) : undefined;
+    if (bit === undefined || (name && table.byBit.get(bit)?.letter !== letter && table.byLetter.has(letter))) {
+      // A cut name ("[K]=LIVEP") or a name this profile spells differently: trust the letter.
+      bit = table.byLetter.get(letter);
+    }
+    const complete = name !== undefined && name !== '' && (bit === undefined || table.byBit.get(bit)?.name === name);
+    if (!complete && last) truncated = true;
+    if (bit === undefined) {
+      if (!unknown.includes(letter)) unknown.push(letter);
+      if (name) names[letter] = name;
+    } else {
+      value |= 1 << bit;
+      if (complete || !last) lastBit = Math.max(lastBit, bit);
+    }
+  }
+  return { value: value >>> 0, unknown, truncated, names, lastBit };
+}
+
+/** `foo(POE) bar [last unloaded: qux(K)]` → modules with letters. Linear: one pass over the text. */
+function scanModules(body: string): { name: string; letters: string }[] {
+  const out: { name: string; letters: string }[] = [];
+  let i = 0;
+  const n = body.length;
+  while (i < n) {
+    // A name: word chars and dashes, directly followed by `(letters)`.
+    const c = body.charCodeAt(i);
+    const isName = (x: number) => isLetter(x) || isDigit(x) || x === 95 || x === 45;
+    if (!isName(c)) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && isName(body.charCodeAt(i))) i++;
+    if (body.charCodeAt(i) !== 40 /* ( */) continue;
+    let j = i + 1;
+    while (j < n && (isLetter(body.charCodeAt(j)) || body.charCodeAt(j) === 43 || body.charCodeAt(j) === 45)) j++;
+    if (body.charCodeAt(j) === 41 /* ) */) {
+      let letters = '';
+      for (let k = i + 1; k < j; k++) if (isLetter(body.charCodeAt(k))) letters += body[k];
+      out.push({ name: body.slice(start, i), letters });
+      i = j + 1;
+    } else i = j;
+  }
+  return out;
+}
+
+function parseModules(body: string, lineNo: number, kind: 'modules' | 'unloaded', ctx: Context): TaintReport {
+  const table = tableFor(ctx, ctx.lastRelease);
+  const modules = scanModules(body);
+  const all: string[] = [];
+  for (const m of modules) all.push(...m.letters);
+  const { value, unknown } = lettersToValue(all, lettersOf(table, versionOf(ctx.lastRelease)));
+  return report(lineNo, kind, ctx.lastRelease, null, stateOf(value, table, unknown), { modules });
+}
+
+/**
+ * What SUSE's `Supported:` oops line and `/sys/kernel/supported` say, as taint:
+ * `Yes` (nothing), `Yes, External` (EXTERNAL_SUPPORT), `No, Unsupported modules are
+ * loaded` (NO_SUPPORT), `No, Proprietary and Unsupported modules are loaded` (both
+ * PROPRIETARY_MODULE and NO_SUPPORT). `null` for other text.
+ */
+export function decodeSupported(text: string, opts: { profile?: Profile; release?: string } = {}): TaintState | null {
+  if (typeof text !== 'string') throw invalidArg(`supported text must be a string, got ${typeof text}`);
+  const o = checkParseOptions({ profile: opts.profile });
+  const t = text.trim().slice(0, 200);
+  if (!/^(Yes|No)\b/.test(t)) return null;
+  const table = profileTable(
+    o.profile && o.profile !== 'auto'
+      ? o.profile
+      : (() => {
+          const p = profileForRelease(opts.release);
+          return p === 'suse' || p === 'suse-legacy' ? p : 'suse';
+        })(),
+  );
+  let value = 0;
+  const set = (name: string) => {
+    try {
+      value |= 1 << resolveIn(name, table);
+    } catch {
+      // The profile has no such flag: nothing to set.
+    }
+  };
+  if (t.startsWith('Yes')) {
+    if (/External/i.test(t)) set('EXTERNAL_SUPPORT');
+  } else {
+    if (/Unsupported/i.test(t) || !/Proprietary/i.test(t)) set('NO_SUPPORT');
+    if (/Proprietary/i.test(t)) set('PROPRIETARY_MODULE');
+    if (/External/i.test(t)) set('EXTERNAL_SUPPORT');
+  }
+  return stateOf(value >>> 0, table);
+}
+
+function parseSupported(line: string, at: number, lineNo: number, ctx: Context): TaintReport | null {
+  if (!labelStarts(line, at)) return null;
+  const body = line.slice(at + 'Supported: '.length);
+  if (!body.startsWith('Yes') && !body.startsWith('No')) return null;
+  const state = decodeSupported(body, {
+    ...(ctx.profile ? { profile: ctx.profile } : {}),
+    ...(ctx.lastRelease ? { release: ctx.lastRelease } : {}),
+  });
+  return state ? report(lineNo, 'supported', ctx.lastRelease, null, state) : null;
+}
+
+/** Parses one line (already capped), or returns null when it holds no taint information. */
+function parseLine(line: string, lineNo: number, ctx: Context): TaintReport | null {
+  const rawAt = line.indexOf('Raw taint value as int/string: ');
+  if (rawAt >= 0) {
+    let i = rawAt + 'Raw taint value as int/string: '.length;
+    const start = i;
+    while (i < line.length && i - start < 11 && isDigit(line.charCodeAt(i))) i++;
+    if (i > start && line.charCodeAt(i) === 47 /* / */) {
+      const n = Number(line.slice(start, i));
+      if (n <= 0xffff_ffff) return report(lineNo, 'raw', null, null, stateOf(n, tableFor(ctx, ctx.lastRelease)));
+    }
+  }
+  const modAt = line.indexOf('Modules linked in:');
+  if (modAt >= 0) return parseModules(line.slice(modAt + 18), lineNo, 'modules', ctx);
+  const unlAt = line.indexOf('Unloaded tainted modules:');
+  if (unlAt >= 0) return parseModules(line.slice(unlAt + 25), lineNo, 'unloaded', ctx);
+  const supAt = line.indexOf('Supported: ');
+  if (supAt >= 0) {
+    const r = parseSupported(line, supAt, lineNo, ctx);
+    if (r) return r;
+  }
+  const verbAt = line.indexOf('Tainted: [');
+  if (verbAt >= 0 && labelStarts(line, verbAt)) {
+    const table = tableFor(ctx, ctx.lastRelease);
+    const v = parseVerbose(line.slice(verbAt + 9), table);
+    return report(
+      lineNo,
+      'verbose',
+      ctx.lastRelease,
+      null,
+      stateOf(v.value, table, v.unknown, { unknownNames: v.names }),
+      { truncated: v.truncated },
+    );
+  }
+  return parseHeader(line, lineNo, ctx);
+}
+
+/** Whether a line can hold taint information at all (what the stream reader looks for). */
+export const LINE_NEEDLES = ['ainted', 'Modules linked in:', 'Raw taint value', 'Supported: '] as const;
+
+// ---------------------------------------------------------------------------
+// The verdict: newest report wins, by position.
+
+const PRIMARY = new Set<TaintLineKind>(['header', 'verbose', 'raw']);
+
+/**
+ * Folds reports, oldest first, into what the log says about the kernel: the
+ * newest header, verbose or raw line wins; a verbose line completes or
+ * overrides only the header of its own report (at most four lines above it,
+ * with no other report between). A log with only module lines gives the union
+ * of their letters. Memory stays constant whatever the number of reports.
+ */
+export class TaintVerdict {
+  #count = 0;
+  #newest: TaintReport | null = null;
+  #previous: TaintReport | null = null;
+  #secondary: { value: number; unknown: Set<string>; profile: ResolvedProfile } | null = null;
+  #worst: TaintReport | null = null;
+
+  /** How many reports were folded. */
+  get reports(): number {
+    return this.#count;
+  }
+
+  /** The newest primary report (header, verbose or raw line). */
+  get newest(): TaintReport | null {
+    return this.#newest;
+  }
+
+  /** The report with the most severe flags seen (stability/hardware over integrity over the rest). */
+  get worst(): TaintReport | null {
+    return this.#worst;
+  }
+
+  add(r: TaintReport): void {
+    this.#count++;
+    if (this.#worst === null || severity(r.state) > severity(this.#worst.state)) this.#worst = r;
+    if (PRIMARY.has(r.kind)) {
+      this.#previous = this.#newest;
+      this.#newest = r;
+      return;
+    }
+    const s = this.#secondary ?? { value: 0, unknown: new Set<string>(), profile: r.state.profile };
+    s.value = (s.value | r.state.value) >>> 0;
+    for (const l of r.state.unknownLetters) s.unknown.add(l);
+    this.#secondary = s;
+  }
+
+  /** The state the log ends in, or null when it holds no taint information. */
+  get state(): TaintState | null {
+    const r = this.#newest;
+    if (r === null) {
+      const s = this.#secondary;
+      return s ? stateOf(s.value, profileTable(s.profile), [...s.unknown]) : null;
+    }
+    const head = this.#previous;
+    if (r.kind !== 'verbose' || head === null || head.kind !== 'header' || r.line - head.line > VERBOSE_REACH) {
+      return r.state;
+    }
+    // The header of the same report: the verbose line names the flags, the header
+    // completes what a cut line lost (bits above the last one it shows whole).
+    const table = profileTable(r.state.profile);
+    let value = r.state.value;
+    const unknown = [...r.state.unknownLetters];
+    if (r.truncated) {
+      const lastBit = lastShownBit(r);
+      value = (value | (head.state.value & ~(2 ** (lastBit + 1) - 1))) >>> 0;
+      for (const l of head.state.unknownLetters) if (!unknown.includes(l)) unknown.push(l);
+    }
+    if (value === r.state.value && unknown.length === r.state.unknownLetters.length) return r.state;
+    const extra: StateExtra = { unknownNames: r.state.unknownNames };
+    return stateOf(value, table, unknown, extra);
+  }
+}
+
+function lastShownBit(r: TaintReport): number {
+  // The line lists flags in bit order and is cut only at its end: every bit up to
+  // the highest one it shows is accounted for.
+  return r.state.flags.at(-1)?.bit ?? -1;
+}
+
+/** How bad a state is, worst last: `hardware` and `stability` flags are both `stability`. */
+export const TAINT_SEVERITIES = ['clean', 'informational', 'unknown', 'integrity', 'stability'] as const;
+export type TaintSeverity = (typeof TAINT_SEVERITIES)[number];
+
+/** The worst status a state reaches: clean < informational < unknown < integrity < stability/hardware. */
+export function severityOf(s: TaintState): TaintSeverity {
+  if (!s.tainted) return 'clean';
+  let n = s.unknownLetters.length > 0 || s.unknownValue ? 2 : 1;
+  for (const f of s.flags) {
+    const k = f.category === 'hardware' || f.category === 'stability' ? 4 : f.category === 'integrity' ? 3 : 2;
+    if (f.category !== 'informational') n = Math.max(n, k);
+  }
+  return TAINT_SEVERITIES[n];
+}
+
+function severity(s: TaintState): number {
+  return TAINT_SEVERITIES.indexOf(severityOf(s));
+}
+
+// ---------------------------------------------------------------------------
+// Line iteration.
+
+/** Feeds lines to the parser; `push` takes one line without its newline. */
+export class TaintLineParser {
+  readonly #ctx: Context;
+  constructor(opts: ParseOptions = {}) {
+    const o = checkParseOptions(opts);
+    this.#ctx = { profile: o.profile === 'auto' ? undefined : o.profile, lastRelease: null };
+  }
+
+  /** Parses one line (1-based `lineNo`); returns its report or null. */
+  push(line: string, lineNo: number): TaintReport | null {
+    let l = line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line;
+    if (l.charCodeAt(l.length - 1) === 13) l = l.slice(0, -1);
+    const r = parseLine(l, lineNo, this.#ctx);
+    if (r?.kind === 'header' && r.release) this.#ctx.lastRelease = r.release;
+    return r;
+  }
+}
+
+function* linesOf(text: string): Generator<[string, number]> {
+  let start = 0;
+  let n = 1;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    yield [text.slice(start, Math.min(end, start + MAX_LINE + 1)), n];
+    if (nl < 0) return;
+    start = nl + 1;
+    n++;
+  }
+}
+
+/** A source of log text for the stream parser. */
+export type TaintLogSource =
+  | AsyncIterable<string | Uint8Array>
+  | Iterable<string | Uint8Array>
+  | ReadableStream<string | Uint8Array>;
 
 /**
  * Finds every taint report in a log, oldest first: oops headers (`Tainted: G   W`,
  * `Not tainted`), 6.11+ verbose lines, `Modules linked in:` and `Unloaded
- * tainted modules:` lines, and kernel-chktaint's `Raw taint value` line.
- * Letters are read by letter, not position, so RHEL `-` padding, SUSE gaps,
- * collapsed whitespace, tabs and CRLF all work; an unknown letter is kept in
- * `state.unknownLetters`. Never throws on any string.
+ * tainted modules:` lines, SUSE's `Supported:` line and kernel-chktaint's
+ * `Raw taint value` line. Letters are read by letter, not position, so RHEL `-`
+ * padding, SUSE gaps, collapsed whitespace, tabs and CRLF all work; an unknown
+ * letter is kept in `state.unknownLetters` (with its name from a verbose line in
+ * `state.unknownNames`). Given a string, returns the reports; given a stream (a
+ * Node.js Readable, an async iterable of chunks or a web ReadableStream), returns
+ * an async iterator over them that reads line by line in bounded memory. Any
+ * text is accepted; only invalid options throw (`ERR_KERNEL_TAINT_INVALID_ARG`).
  */
-export function parseTaintLog(text: string, opts: ParseOptions = {}): TaintReport[] {
-  if (typeof text !== 'string') return [];
-  const out: TaintReport[] = [];
-  const lines = text.split(/\r\n|\r|\n/);
-  let lastRelease: string | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].length > MAX_LINE ? lines[i].slice(0, MAX_LINE) : lines[i];
-    const lineNo = i + 1;
-    const raw = RAW_RE.exec(line);
-    if (raw) {
-      const n = Number(raw[1]);
-      if (n <= 0xffff_ffff) {
-        const table = pickTable(opts.profile, lastRelease);
-        out.push(report(lineNo, 'raw', null, null, stateOf(n, table)));
-        continue;
+export function parseTaintLog(text: string, opts?: ParseOptions): TaintReport[];
+export function parseTaintLog(source: TaintLogSource, opts?: ParseOptions): AsyncIterableIterator<TaintReport>;
+export function parseTaintLog(
+  input: string | TaintLogSource,
+  opts: ParseOptions = {},
+): TaintReport[] | AsyncIterableIterator<TaintReport> {
+  const parser = new TaintLineParser(opts);
+  if (typeof input === 'string') {
+    const out: TaintReport[] = [];
+    for (const [line, n] of linesOf(input)) {
+      if (!mayHoldTaint(line)) continue;
+      const r = parser.push(line, n);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  if (input === null || typeof input !== 'object') {
+    throw invalidArg(`parseTaintLog takes a string or a stream, got ${input === null ? 'null' : typeof input}`);
+  }
+  return streamReports(input, parser);
+}
+
+function mayHoldTaint(line: string): boolean {
+  for (const n of LINE_NEEDLES) if (line.includes(n)) return true;
+  return false;
+}
+
+async function* chunksOf(source: TaintLogSource): AsyncGenerator<string | Uint8Array> {
+  if (typeof (source as unknown as ReadableStream).getReader === 'function' && !(Symbol.asyncIterator in source)) {
+    const reader = (source as unknown as ReadableStream<string | Uint8Array>).getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
       }
+    } finally {
+      reader.releaseLock();
     }
-    const mod = MODULES_RE.exec(line);
-    if (mod) {
-      out.push(parseModules(mod[1], lineNo, 'modules', opts.profile, lastRelease));
-      continue;
+  }
+  if (Symbol.asyncIterator in source || Symbol.iterator in source) {
+    yield* source as AsyncIterable<string | Uint8Array>;
+    return;
+  }
+  throw invalidArg('parseTaintLog takes a string, a Readable, an (async) iterable of chunks or a ReadableStream');
+}
+
+const NEEDLE_BYTES = LINE_NEEDLES.map((n) => Buffer.from(n, 'latin1'));
+
+/**
+ * Splits byte chunks into lines and parses only the lines that can hold taint
+ * information (found with Buffer.indexOf, far faster than decoding every line).
+ * A line is kept up to MAX_LINE bytes; the rest of a longer line is skipped, so
+ * memory stays bounded whatever the input.
+ */
+async function* streamReports(source: TaintLogSource, parser: TaintLineParser): AsyncGenerator<TaintReport> {
+  let lineNo = 1;
+  let carry: Buffer | null = null; // the start of the current line (at most MAX_LINE bytes)
+  let carryFull = false;
+  const decoder = new TextDecoder();
+  const flushLine = (buf: Buffer, start: number, end: number, checked = false): TaintReport | null => {
+    // `buf[start, end)` is one whole line without its newline.
+    if (!checked && !hasNeedle(buf, start, end)) return null;
+    const stop = Math.min(end, start + MAX_LINE);
+    return parser.push(decoder.decode(buf.subarray(start, stop)), lineNo);
+  };
+  for await (const chunk of chunksOf(source)) {
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let pos = 0;
+    const nl = buf.indexOf(10, 0);
+    if (carry !== null) {
+      // Finish the line started in an earlier chunk.
+      const end = nl < 0 ? buf.length : nl;
+      if (!carryFull) {
+        const room = MAX_LINE - carry.length;
+        carry = Buffer.concat([carry, buf.subarray(0, Math.min(end, room))]);
+        if (end > room) carryFull = true;
+      }
+      if (nl < 0) continue;
+      const r = flushLine(carry, 0, carry.length);
+      if (r) yield r;
+      carry = null;
+      carryFull = false;
+      lineNo++;
+      pos = nl + 1;
     }
-    const unl = UNLOADED_RE.exec(line);
-    if (unl) {
-      out.push(parseModules(unl[1], lineNo, 'unloaded', opts.profile, lastRelease));
-      continue;
+    // Whole lines in this chunk: find candidate positions, count newlines up to each.
+    const lastNl = buf.lastIndexOf(10);
+    if (lastNl >= pos) {
+      const hits = candidateLines(buf, pos, lastNl);
+      let counted = pos;
+      for (const [ls, le] of hits) {
+        lineNo += countNewlines(buf, counted, ls);
+        counted = ls;
+        const r = flushLine(buf, ls, le, true);
+        if (r) yield r;
+      }
+      lineNo += countNewlines(buf, counted, lastNl + 1);
+      pos = lastNl + 1;
     }
-    const verb = VERBOSE_RE.exec(line);
-    if (verb) {
-      const table = pickTable(opts.profile, lastRelease);
-      const { value, unknown, truncated } = parseVerbose(verb[1], table);
-      out.push(report(lineNo, 'verbose', lastRelease, null, stateOf(value, table, unknown), { truncated }));
-      continue;
+    if (pos < buf.length) {
+      carry = Buffer.from(buf.subarray(pos, Math.min(buf.length, pos + MAX_LINE)));
+      carryFull = buf.length - pos > MAX_LINE;
     }
-    const head = parseHeader(line, lineNo, opts.profile);
-    if (head) {
-      out.push(head);
-      if (head.release) lastRelease = head.release;
+  }
+  if (carry !== null && carry.length > 0) {
+    const r = flushLine(carry, 0, carry.length);
+    if (r) yield r;
+  }
+}
+
+function countNewlines(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  let i = buf.indexOf(10, from);
+  while (i >= 0 && i < to) {
+    n++;
+    i = buf.indexOf(10, i + 1);
+  }
+  return n;
+}
+
+function hasNeedle(buf: Buffer, start: number, end: number): boolean {
+  const sub = buf.subarray(start, end);
+  for (const n of NEEDLE_BYTES) if (sub.indexOf(n) >= 0) return true;
+  return false;
+}
+
+/** The [start, end) of every line in `buf[from, lastNl]` holding a needle, in order, each once. */
+function candidateLines(buf: Buffer, from: number, lastNl: number): [number, number][] {
+  const starts: number[] = [];
+  const region = buf.subarray(from, lastNl);
+  for (const n of NEEDLE_BYTES) {
+    let i = region.indexOf(n);
+    while (i >= 0) {
+      const abs = from + i;
+      const ls = buf.lastIndexOf(10, abs) + 1;
+      starts.push(Math.max(ls, from));
+      // The next match after this line (a line is parsed once, whatever it holds).
+      const le = buf.indexOf(10, abs);
+      i = le - from + 1 < region.length ? region.indexOf(n, le - from + 1) : -1;
     }
+  }
+  if (starts.length === 0) return [];
+  starts.sort((a, b) => a - b);
+  const out: [number, number][] = [];
+  let prev = -1;
+  for (const s of starts) {
+    if (s === prev) continue;
+    prev = s;
+    out.push([s, buf.indexOf(10, s)]);
   }
   return out;
 }
@@ -237,38 +830,26 @@ export function parseTaintLog(text: string, opts: ParseOptions = {}): TaintRepor
 /**
  * Parses pasted kernel output (one line or a whole oops) into a taint state,
  * or `null` when the text holds no taint information. When a log holds
- * several reports the newest wins, its verbose line over its header (a verbose
- * line cut short is completed from the header beside it). Never throws.
+ * several reports the newest wins, by position; a verbose line completes or
+ * overrides only the header of its own report (a verbose line cut short is
+ * completed from that header). Any text is accepted; only invalid options
+ * throw (`ERR_KERNEL_TAINT_INVALID_ARG`).
  *
  * @example
  * parseTaint('CPU: 1 PID: 42 Comm: sh Tainted: P        W  O      6.1.0 #1').letters // 'PWO'
  * parseTaint('Tainted: [W]=WARN, [O]=OOT_MODULE')?.value                          // 4608
  */
 export function parseTaint(text: string, opts: ParseOptions = {}): TaintState | null {
-  const reports = parseTaintLog(text, opts);
-  if (reports.length === 0) return null;
-  for (const kind of ['verbose', 'header', 'raw'] as const) {
-    const idx = reports.findLastIndex((r) => r.kind === kind);
-    if (idx < 0) continue;
-    const r = reports[idx];
-    if (kind === 'verbose') {
-      // The header of the same report sits a few lines above its verbose line.
-      const head = reports.slice(0, idx).findLast((h) => h.kind === 'header' && r.line - h.line <= 4);
-      if (head && (r.truncated || head.state.value !== r.state.value)) {
-        const table = profileTable(r.state.profile);
-        return stateOf((r.state.value | head.state.value) >>> 0, table, [
-          ...new Set([...r.state.unknownLetters, ...head.state.unknownLetters]),
-        ]);
-      }
-    }
-    return r.state;
-  }
-  // Only module lines: the union of what the modules carry.
-  let value = 0;
-  const unknown = new Set<string>();
-  for (const r of reports) {
-    value |= r.state.value;
-    for (const l of r.state.unknownLetters) unknown.add(l);
-  }
-  return stateOf(value >>> 0, profileTable(reports[0].state.profile), [...unknown]);
+  checkParseOptions(opts);
+  if (typeof text !== 'string') return null;
+  const verdict = new TaintVerdict();
+  for (const r of parseTaintLog(text, opts)) verdict.add(r);
+  return verdict.state;
+}
+
+/** Like parseTaint() for a stream: reads it line by line and resolves to the state the log ends in. */
+export async function parseTaintStream(source: TaintLogSource, opts: ParseOptions = {}): Promise<TaintVerdict> {
+  const verdict = new TaintVerdict();
+  for await (const r of parseTaintLog(source, opts)) verdict.add(r);
+  return verdict;
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { invalidArg } from './errors.js';
 import { PROFILE_IDS, profileTable } from './flags.js';
+import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
 import type { Profile, ResolvedProfile } from './types.js';
 
 /** Every accepted profile name, `auto` included. */
@@ -36,11 +37,29 @@ export function resolveProfile(
   return typeof auto === 'function' ? auto() : auto;
 }
 
-/** The vendor profile a kernel release names (`4.18.0-477.el8.x86_64` → `rhel8`), else `mainline`. */
+/**
+ * The vendor profile a kernel release names (`4.18.0-477.el8.x86_64` → `rhel8`,
+ * `6.12.0-55.el10` → `rhel10`; SUSE by its flavours and era: before 5.0
+ * `suse-legacy`, else `suse`), else `mainline`. Read from each profile's
+ * `release`, `releaseFrom` and `releaseBelow` in lib/flags.json.
+ */
 export function profileForRelease(release: string | null | undefined): ResolvedProfile {
   if (release) {
-    for (const id of ['rhel6', 'rhel7', 'rhel8', 'rhel9', 'suse'] as const) {
-      if (profileTable(id).release?.test(release)) return id;
+    let version: KernelVersion | null | undefined;
+    for (const id of PROFILE_IDS) {
+      const t = profileTable(id);
+      if (!t.release?.test(release)) continue;
+      if (t.releaseFrom !== null || t.releaseBelow !== null) {
+        version ??= parseKernelVersion(release);
+        if (version === null) {
+          // No version to tell the eras apart: the current one.
+          if (t.releaseBelow !== null) continue;
+        } else {
+          if (t.releaseFrom !== null && !atLeast(version, t.releaseFrom)) continue;
+          if (t.releaseBelow !== null && atLeast(version, t.releaseBelow)) continue;
+        }
+      }
+      return id;
     }
   }
   return 'mainline';

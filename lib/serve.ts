@@ -13,6 +13,7 @@ export {
 } from './integrations/feed.js';
 export {
   DEFAULT_SERVE_PORT,
+  hostAllowed,
   PANEL_CSP,
   type ServeOptions,
   serveTaint,

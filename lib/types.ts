@@ -1,5 +1,15 @@
 /** Vendor flag tables. `auto` picks one from the running system (reading) or from the text (parsing). */
-export type Profile = 'mainline' | 'rhel6' | 'rhel7' | 'rhel8' | 'rhel9' | 'suse' | 'peios' | 'auto';
+export type Profile =
+  | 'mainline'
+  | 'rhel6'
+  | 'rhel7'
+  | 'rhel8'
+  | 'rhel9'
+  | 'rhel10'
+  | 'suse'
+  | 'suse-legacy'
+  | 'peios'
+  | 'auto';
 
 /** A concrete profile: what `auto` resolves to. */
 export type ResolvedProfile = Exclude<Profile, 'auto'>;
@@ -67,6 +77,14 @@ export interface TaintState {
   readonly unknownBits: readonly number[];
   /** Letters the parser saw that the profile does not define (parsing only). */
   readonly unknownLetters: readonly string[];
+  /** The names a verbose line gave unknown letters (`[H]=KILLSWITCH` → `{ H: 'KILLSWITCH' }`; parsing only). */
+  readonly unknownNames: Readonly<Record<string, string>>;
+  /**
+   * The text said `Tainted:` without showing (all) the set flags, e.g. a header whose
+   * kernel sets a bit its position string does not print (`Tainted: G      `): the kernel
+   * is tainted, `value` holds only the flags shown (parsing only).
+   */
+  readonly unknownValue: boolean;
   /** One char per set bit in bit order (`"PO"`), `?` for an unknown bit, `""` when clean. */
   readonly letters: string;
   /** Verbose names of the set flags, in bit order (`bit N` for unknown bits). */
@@ -87,6 +105,8 @@ export interface TaintStateJSON {
   names: string[];
   unknownBits: number[];
   unknownLetters: string[];
+  unknownNames: Record<string, string>;
+  unknownValue: boolean;
   profile: ResolvedProfile;
   flags: TaintFlag[];
   [extra: string]: unknown;

@@ -6,11 +6,12 @@ import { type NativeBinding, type NativeSysError, type NativeTrigger, native } f
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
 import { fromNative, invalidArg } from './errors.js';
+import { changeEvidence, KMSG_PATH } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import { TAINT_PATH } from './read.js';
-import type { FlagSelector, Profile, ResolvedProfile, TaintFlag, TaintState } from './types.js';
+import type { FlagSelector, Profile, ResolvedProfile, TaintEvidence, TaintFlag, TaintState } from './types.js';
 
 /** What can make the watcher re-read the taint value. */
 export type WatchTrigger = NativeTrigger;
@@ -45,6 +46,8 @@ export interface WatchTaintOptions {
   _sysModuleDir?: string;
   /** @internal Test-only: file instead of /proc/modules. */
   _procModulesPath?: string;
+  /** @internal Test-only: kernel log (records) for `TaintChange.evidence`; `null` reads none. */
+  _kmsgPath?: string | null;
 }
 
 /** One observed change of the taint value. */
@@ -78,6 +81,16 @@ export interface TaintChange {
    * // "WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2"
    */
   readonly kmsg: string | null;
+  /**
+   * One entry per added bit: since when, why and by whom, as far as the
+   * kernel recorded it (see `explainTaint()`). For the `initial` report the
+   * kernel log is read from its start; for a later change the first log record
+   * of the new bit, else the `kmsg` line, else the loaded modules explain it,
+   * and `since` falls back to the time the watcher saw it (`source: 'watch'`).
+   * The log is read only when watching the running kernel's taint (the default
+   * `path`) and readable.
+   */
+  readonly evidence: readonly TaintEvidence[];
 }
 
 /** Events of a `TaintWatcher`. */
@@ -129,6 +142,8 @@ export interface WatcherConfig {
   profile: ResolvedProfile;
   counterPaths: string[] | undefined;
   modules: { _sysModuleDir?: string; _procModulesPath?: string };
+  /** The kernel log read for evidence, or null. */
+  kmsgPath: string | null;
 }
 
 function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
@@ -175,6 +190,8 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
     profile,
     counterPaths,
     modules: { _sysModuleDir: opts._sysModuleDir, _procModulesPath: opts._procModulesPath },
+    // The log explains the running kernel: read it only when watching its value.
+    kmsgPath: opts._kmsgPath !== undefined ? opts._kmsgPath : path === TAINT_PATH ? KMSG_PATH : null,
   };
 }
 
@@ -367,9 +384,19 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     added: TaintFlag[],
     kmsg: string | null,
   ): void {
+    const time = new Date();
+    const { modules, kmsgPath } = this.#cfg;
+    const evidence = changeEvidence(added, this.#table, {
+      initial: trigger === 'initial',
+      kmsg,
+      time,
+      kmsgPath,
+      ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
+      ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
+    });
     const change: TaintChange = Object.freeze({
       seq: ++this.#seq,
-      time: new Date(),
+      time,
       bootId: bootId(),
       previous,
       current,
@@ -377,6 +404,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       trigger,
       modules: attributeModules(added, this.#cfg.profile, this.#cfg.modules),
       kmsg,
+      evidence: Object.freeze(evidence),
     });
     this.emit('change', change);
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attribution/test_api.h"
+#include "flock.h"
 #include "reader.h"
 #include "sys_error.h"
 #include "triggers/kmsg.h"
@@ -42,6 +43,7 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
     exports.Set("readValue", Napi::Value(env, read_value));
     // Test-only: the attribution parsers on synthetic input (lib/binding.ts, @internal).
     exports.Set("_attribution", AttributionTestApi(env));
+    exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   }
 
  private:

@@ -10,6 +10,10 @@ export interface Io {
   isTTY: boolean;
   env: NodeJS.ProcessEnv;
   stdin: () => Promise<string>;
+  /** The standard input as a stream (`parse` reads it line by line); tests may leave it out. */
+  stdinStream?: () => AsyncIterable<Uint8Array | string>;
+  /** Standard output as a stream, so long outputs wait for it to drain. */
+  stdout?: import('node:stream').Writable;
   /** Stops `watch` and `serve` (default: SIGINT/SIGTERM). */
   signal?: AbortSignal;
 }
@@ -24,6 +28,8 @@ export const defaultIo = (): Io => ({
     for await (const c of process.stdin) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   },
+  stdinStream: () => process.stdin,
+  stdout: process.stdout,
 });
 
 export type Style = 'red' | 'yellow' | 'green' | 'dim' | 'bold';

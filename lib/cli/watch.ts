@@ -1,5 +1,6 @@
 // `kernel-taint watch`: streams changes until Ctrl-C; --exec runs a command per change.
 import { spawn } from 'node:child_process';
+import { evidenceSummary } from '../explain-text.js';
 import type { FlagSelector } from '../types.js';
 import { type TaintChange, watchTaint } from '../watch.js';
 import { errorLine, stopSignal, untilAborted } from './io.js';
@@ -28,12 +29,21 @@ function changeJson(c: TaintChange): Record<string, unknown> {
     modules: c.modules.carrying.map((m) => ({ name: m.name, letters: m.letters })),
     unattributable: c.modules.unattributable.map((f) => f.letter),
     kmsg: c.kmsg,
+    evidence: c.evidence,
   };
+}
+
+/** Indented cause/actor lines of the added bits that something explains. */
+function evidenceTail(c: TaintChange): string {
+  return (c.evidence ?? [])
+    .filter((e) => e.cause !== null || e.actor !== null)
+    .map((e) => `\n  ${evidenceSummary(e)}`)
+    .join('');
 }
 
 function changeLine(c: TaintChange): string {
   const t = c.time.toISOString();
-  if (c.trigger === 'initial') return `${t} initial: ${c.current}`;
+  if (c.trigger === 'initial') return `${t} initial: ${c.current}${evidenceTail(c)}`;
   const what =
     c.added.length > 0
       ? `+${c.added.map((f) => f.letter).join('')} (${c.added.map((f) => f.name).join(', ')})`
@@ -41,7 +51,7 @@ function changeLine(c: TaintChange): string {
   const from = c.modules.carrying.length
     ? ` from ${c.modules.carrying.map((m) => `${m.name}(${m.letters})`).join(' ')}`
     : '';
-  return `${t} ${what} via ${c.trigger}${from}: ${c.current}`;
+  return `${t} ${what} via ${c.trigger}${from}: ${c.current}${evidenceTail(c)}`;
 }
 
 export const watch: Command = {

@@ -1,6 +1,17 @@
 // boot_id and the per-boot baseline file ("only new since boot").
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readBootId } from '../boot-id.js';
 import { KernelTaintError } from '../errors.js';
 
@@ -17,17 +28,60 @@ export interface BootBaseline {
   readonly created: boolean;
 }
 
-/** Writes `text` to `file` atomically: temp file, fsync, rename, fsync of the directory. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+/**
+ * Creates a new file in `dir` under a random name with O_CREAT | O_EXCL |
+ * O_NOFOLLOW (mode 0600): a planted file or symlink can never be opened in
+ * its place. Returns the descriptor and the name.
+ */
+export function createExclusive(dir: string, prefix: string): { fd: number; path: string } {
+  for (let attempt = 0; ; attempt++) {
+    const path = join(dir, `.${prefix}.${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      const fd = openSync(
+        path,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      return { fd, path };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 8) throw e;
+    }
   }
-  renameSync(tmp, file);
+}
+
+/**
+ * Writes `text` to `file` atomically: a random, exclusively created temp file
+ * (never a predictable name a symlink could be planted at), fsync, rename,
+ * fsync of the directory. Errors name `file`.
+ */
+export function writeFileAtomic(file: string, text: string, mode = 0o600): void {
+  let tmp: { fd: number; path: string } | undefined;
+  try {
+    tmp = createExclusive(dirname(file), basename(file));
+    try {
+      fchmodSync(tmp.fd, mode);
+      writeSync(tmp.fd, text);
+      fsyncSync(tmp.fd);
+    } finally {
+      closeSync(tmp.fd);
+    }
+    renameSync(tmp.path, file);
+    tmp = undefined;
+  } catch (e) {
+    if (tmp) {
+      try {
+        unlinkSync(tmp.path);
+      } catch {
+        // Gone already.
+      }
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.path === 'string' && err.path !== file) {
+      err.message = err.message.split(err.path).join(file);
+      err.path = file;
+    }
+    throw e;
+  }
   fsyncDir(dirname(file));
 }
 

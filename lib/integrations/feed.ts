@@ -3,11 +3,12 @@
 // `kernel-taint serve` and by Electron main processes that feed the panel
 // over IPC.
 import { EventEmitter } from 'node:events';
+import { actorText, causeText, sinceText } from '../explain-text.js';
 import { readModuleTaints } from '../modules.js';
-import type { Profile, TaintState } from '../types.js';
+import type { Profile, TaintEvidence, TaintState } from '../types.js';
 import { readBootId } from './boot.js';
 import { createHealthCheck, type HealthCheckOptions, type TaintHealthCheck } from './health.js';
-import type { PanelChange, PanelModule, PanelSnapshot } from './panel/types.js';
+import type { PanelChange, PanelEvidence, PanelModule, PanelSnapshot } from './panel/types.js';
 import type { ModuleLetters, TaintPolicy } from './policy.js';
 import { assertSource, changeTime, type SourceChange, SourceHealth, type TaintSource } from './source.js';
 
@@ -55,6 +56,19 @@ export function toPanelChange(c: SourceChange): PanelChange {
   };
 }
 
+/** A flag's evidence as the panel shows it. */
+export function toPanelEvidence(e: TaintEvidence): PanelEvidence {
+  return {
+    since: e.since ? e.since.toISOString() : null,
+    sinceBoot: e.sinceBoot,
+    sinceText: sinceText(e),
+    cause: e.cause ? causeText(e.cause) : null,
+    line: e.cause?.line ?? null,
+    actor: e.actor ? actorText(e.actor) : null,
+    source: e.source,
+  };
+}
+
 /**
  * Follows a source and produces panel snapshots and history. Emits
  * `'change'` (entry and new snapshot) and `'snapshot'` (after an error).
@@ -73,8 +87,11 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
   #history: PanelChange[] = [];
   #modules: { at: number; list: readonly ModuleLetters[] } | null = null;
   readonly #health: SourceHealth;
+  /** Evidence per bit, from the changes that added it (the initial report carries the log's). */
+  readonly #evidence = new Map<number, PanelEvidence>();
   readonly #onChange = (c: SourceChange) => {
     this.#modules = null;
+    for (const e of c.evidence ?? []) this.#evidence.set(e.flag.bit, toPanelEvidence(e));
     const entry = toPanelChange(c);
     this.#history.unshift(entry);
     if (this.#history.length > this.#limit) this.#history.length = this.#limit;
@@ -154,6 +171,7 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
         status: r.status,
         message: r.message,
         modules: [...r.modules],
+        evidence: (r.bit !== null ? this.#evidence.get(r.bit) : undefined) ?? null,
       })),
       modules,
       bootId: this.#bootId,

@@ -7,7 +7,9 @@
 //   3. the bits set at open that this boot has no record of are recorded then
 //      (`observedAt: 'start'`), so a bit whose record was lost to a kill
 //      between the taint and the write is still recorded exactly once.
-// A lock file keeps a second writer out (seq would otherwise repeat).
+// flock(LOCK_EX | LOCK_NB) on the journal's own descriptor keeps a second
+// writer out (seq would otherwise repeat), whatever name, link or PID
+// namespace it comes through; `<file>.lock` only names the holder.
 import { EventEmitter } from 'node:events';
 import {
   closeSync,
@@ -15,21 +17,24 @@ import {
   fstatSync,
   fsyncSync,
   ftruncateSync,
-  linkSync,
   openSync,
   readFileSync,
   readSync,
+  renameSync,
+  statSync,
   unlinkSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
-import { KernelTaintError } from '../errors.js';
+import { basename, dirname } from 'node:path';
+import { native } from '../binding.js';
+import { describeValue, KernelTaintError, systemError } from '../errors.js';
+import { changeEvidence, KMSG_PATH } from '../explain.js';
+import { profileTable } from '../flags.js';
 import { type ModuleTaint, readModuleTaints } from '../modules.js';
 import { readTaint } from '../read.js';
-import type { Profile, TaintCategory, TaintState } from '../types.js';
-import { fsyncDir, readBootId } from './boot.js';
-import type { SourceChange, TaintSource } from './source.js';
+import type { Profile, TaintActor, TaintCategory, TaintCause, TaintEvidence, TaintState } from '../types.js';
+import { createExclusive, fsyncDir, readBootId } from './boot.js';
+import { assertSource, type SourceChange, type TaintSource } from './source.js';
 
 /** The standard audit quartet. Taint events have no success/failure axis: the middle two act as `enabled`. */
 export type JournalMode = 'enabled' | 'success-only' | 'failure-only' | 'disabled';
@@ -103,8 +108,12 @@ export interface JournalRecord {
   /** `start` for bits already set when the journal opened on this boot, else `change`. */
   readonly observedAt: 'start' | 'change';
   readonly trigger: JournalTrigger;
-  /** Who set it, when known; `null` otherwise (never guessed). */
-  readonly actor: string | null;
+  /** Who set it, as the kernel recorded it (`TaintEvidence.actor`); `null` otherwise (never guessed). */
+  readonly actor: TaintActor | null;
+  /** Why it was set (`TaintEvidence.cause`): module and properties, WARN site, log line; `null` when unknown. */
+  readonly cause: TaintCause | null;
+  /** ISO time the bit was set, from its kernel log record (else when it was seen); `null` when unknown. */
+  readonly since: string | null;
 }
 
 /** Options of `openTaintJournal`. */
@@ -122,9 +131,26 @@ export interface TaintJournalOptions {
   profile?: Profile;
   /** Overrides /proc/sys/kernel/random/boot_id (tests). */
   bootIdPath?: string;
+  /**
+   * Kernel log (`/dev/kmsg` records) read for the evidence of bits set at
+   * open. Default: `/dev/kmsg` when the journal reads the running kernel's
+   * value itself (neither `state` nor `path` given); `null` reads no log.
+   */
+  kmsgPath?: string | null;
+  /** Permission bits of a journal this call creates (default `0o600`: it holds kernel log lines). */
+  fileMode?: number;
+  /** Open the journal through a symlink (default `false`: a symlink is refused, `O_NOFOLLOW`). */
+  followSymlinks?: boolean;
+  /** Records kept in memory while writes fail (disk full), retried in order (default 1024). */
+  maxPending?: number;
   /** @internal Test-only: directory to read instead of /sys/module. */
   _sysModuleDir?: string;
 }
+
+/** Largest journal opened (512 MiB): a bigger file is refused, not read into memory. */
+export const MAX_JOURNAL_BYTES = 512 * 1024 * 1024;
+/** Longest record line; a longer torn tail is not a torn record. */
+const MAX_RECORD_BYTES = 64 * 1024;
 
 /** What a change adds to a record besides the state. */
 export interface ObserveInfo {
@@ -134,7 +160,10 @@ export interface ObserveInfo {
   kmsg?: string | null;
   /** Modules known to carry the new bits (default: read from /sys/module when a module bit is new). */
   modules?: readonly ModuleTaint[];
-  actor?: string | null;
+  /** Who caused the change, when known (used for bits without evidence of their own). */
+  actor?: TaintActor | null;
+  /** Per-bit evidence (a watcher's `TaintChange.evidence`); default: worked out from `kmsg`, the modules and, at open, the log. */
+  evidence?: readonly TaintEvidence[];
   /** Boot id of the observation (default: read at once). */
   bootId?: string | null;
 }
@@ -154,18 +183,52 @@ export interface JournalContents {
   readonly skippedLines: number;
 }
 
-function parseContents(text: string): JournalContents & { committedLength: number } {
+function isRecord(r: unknown): r is JournalRecord {
+  const x = r as Partial<JournalRecord> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    Number.isSafeInteger(x.seq) &&
+    (x.seq as number) >= 1 &&
+    Number.isInteger(x.bit) &&
+    (x.bit as number) >= 0 &&
+    (x.bit as number) < 64 &&
+    'bootId' in x &&
+    (x.bootId === null || typeof x.bootId === 'string')
+  );
+}
+
+interface Parsed extends JournalContents {
+  committedLength: number;
+  /** 1-based line number of the first complete line that is not a record. */
+  firstBadLine: number | null;
+  /** Records whose seq is not the previous one plus 1. */
+  seqGaps: number;
+}
+
+function parseContents(text: string): Parsed {
   const end = text.lastIndexOf('\n') + 1;
   const records: JournalRecord[] = [];
   let skipped = 0;
+  let firstBad: number | null = null;
+  let gaps = 0;
+  let lineNo = 0;
   for (const line of text.slice(0, end).split('\n')) {
+    lineNo++;
     if (line.length === 0) continue;
+    let r: unknown;
     try {
-      const r = JSON.parse(line) as JournalRecord;
-      if (typeof r.seq === 'number' && typeof r.bit === 'number' && 'bootId' in r) records.push(r);
-      else skipped++;
+      r = JSON.parse(line);
     } catch {
+      r = undefined;
+    }
+    if (isRecord(r)) {
+      const prev = records.at(-1);
+      if (prev && r.seq !== prev.seq + 1) gaps++;
+      records.push(r);
+    } else {
       skipped++;
+      firstBad ??= lineNo;
     }
   }
   return {
@@ -173,7 +236,14 @@ function parseContents(text: string): JournalContents & { committedLength: numbe
     tornBytes: Buffer.byteLength(text.slice(end)),
     skippedLines: skipped,
     committedLength: Buffer.byteLength(text.slice(0, end)),
+    firstBadLine: firstBad,
+    seqGaps: gaps,
   };
+}
+
+/** Whether bytes after the last newline can be the start of a record this module wrote. */
+function looksLikeTornRecord(tail: string): boolean {
+  return tail.length <= MAX_RECORD_BYTES && ('{"seq":'.startsWith(tail) || tail.startsWith('{"seq":'));
 }
 
 /**
@@ -184,6 +254,13 @@ function parseContents(text: string): JournalContents & { committedLength: numbe
  * records.filter((r) => r.letter === 'W').map((r) => r.trigger.line);
  */
 export function readTaintJournal(file: string): JournalContents {
+  const size = statSync(file).size;
+  if (size > MAX_JOURNAL_BYTES) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_JOURNAL_CORRUPT',
+      `the journal ${file} is ${size} bytes, over the ${MAX_JOURNAL_BYTES}-byte limit`,
+    );
+  }
   const { records, tornBytes, skippedLines } = parseContents(readFileSync(file, 'utf8'));
   return { records, tornBytes, skippedLines };
 }
@@ -202,51 +279,38 @@ function processStart(pid: number): string | null {
   }
 }
 
-function acquireLock(lockFile: string): void {
-  const me = `${process.pid} ${processStart(process.pid) ?? ''}\n`;
-  // The lock appears complete or not at all: written to a private name, then
-  // hard-linked into place (link fails with EEXIST when it is held). A kill
-  // at any point leaves either no lock or a full one naming a dead process.
-  const tmp = `${lockFile}.${process.pid}`;
-  writeFileSync(tmp, me, { mode: 0o644 });
+/** The `<file>.lock` diagnostic: who holds the journal (the lock itself is flock on the journal). */
+function writeHolder(lockFile: string): void {
+  const tmp = createExclusive(dirname(lockFile), basename(lockFile));
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(tmp, lockFile);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      let holder: string;
-      try {
-        holder = readFileSync(lockFile, 'utf8');
-      } catch {
-        continue; // released meanwhile
-      }
-      const [pidText, start] = holder.trim().split(' ');
-      const pid = Number(pidText);
-      const started = Number.isInteger(pid) && pid > 0 ? processStart(pid) : null;
-      if (started !== null && started === (start ?? null)) {
-        throw new KernelTaintError(
-          'ERR_KERNEL_TAINT_JOURNAL_LOCKED',
-          `the journal is open in process ${pid} (lock file ${lockFile})`,
-        );
-      }
-      // The holder is gone: remove its lock unless someone replaced it meanwhile.
-      try {
-        if (readFileSync(lockFile, 'utf8') === holder) unlinkSync(lockFile);
-      } catch {
-        // Removed by another opener: the next link decides.
-      }
-    }
+    writeSync(tmp.fd, `${process.pid} ${processStart(process.pid) ?? ''}\n`);
   } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // Nothing to clean.
-    }
+    closeSync(tmp.fd);
   }
-  throw new KernelTaintError('ERR_KERNEL_TAINT_JOURNAL_LOCKED', `could not take the journal lock ${lockFile}`);
+  // rename replaces a planted file or symlink itself, never its target.
+  renameSync(tmp.path, lockFile);
+}
+
+function holderOf(lockFile: string): string {
+  try {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim().split(' ')[0]);
+    return Number.isInteger(pid) && pid > 0 ? `process ${pid}` : 'another process';
+  } catch {
+    return 'another process';
+  }
+}
+
+/** flock(LOCK_EX | LOCK_NB) on the journal's descriptor, or a coded error naming `file`. */
+function lockJournal(fd: number, file: string, lockFile: string): void {
+  const r = native().flock(fd, 'ex');
+  if (r === 0) return;
+  if (r.errno === 11 || r.errno === -11) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_JOURNAL_LOCKED',
+      `the journal ${file} is open for writing in ${holderOf(lockFile)} (possibly through another name, link or PID namespace)`,
+    );
+  }
+  throw systemError(r.errno, 'flock', file);
 }
 
 function readSmall(path: string): string | null {
@@ -285,12 +349,22 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
   readonly file: string;
   /** The effective mode. */
   readonly mode: JournalMode;
-  /** What recovery found at open. */
-  readonly recovered: { readonly records: number; readonly tornBytes: number; readonly skippedLines: number };
+  /** What recovery found at open: records read, bytes of a torn last record cut, seq gaps kept as they are. */
+  readonly recovered: {
+    readonly records: number;
+    readonly tornBytes: number;
+    readonly skippedLines: number;
+    readonly seqGaps: number;
+  };
   #fd = -1;
   #size = 0;
   #seq = 0;
   #lockFile: string | null = null;
+  /** Records not on disk yet (a write failed): retried in order, bounded. */
+  readonly #pending: Array<Omit<JournalRecord, 'seq'>> = [];
+  #dropped = 0;
+  #lastError: Error | null = null;
+  #retry: NodeJS.Timeout | null = null;
   readonly #recorded = new Map<string, Set<number>>();
   readonly #opts: TaintJournalOptions;
   #first = true;
@@ -301,6 +375,7 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         trigger: c.trigger,
         kmsg: c.kmsg ?? null,
         actor: c.actor ?? null,
+        ...(c.evidence ? { evidence: c.evidence } : {}),
         ...(c.modules ? { modules: c.modules.carrying } : {}),
         ...(this.#opts.bootIdPath === undefined && c.bootId ? { bootId: c.bootId } : {}),
       });
@@ -316,21 +391,49 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     this.mode = mode;
     this.#opts = opts;
     if (mode === 'disabled') {
-      this.recovered = { records: 0, tornBytes: 0, skippedLines: 0 };
+      this.recovered = { records: 0, tornBytes: 0, skippedLines: 0, seqGaps: 0 };
       return;
     }
     this.#lockFile = `${file}.lock`;
-    acquireLock(this.#lockFile);
+    const fileMode = opts.fileMode ?? 0o600;
+    const nofollow = opts.followSymlinks ? 0 : constants.O_NOFOLLOW;
+    let created = false;
     try {
-      let created = false;
-      try {
-        this.#fd = openSync(file, constants.O_RDWR | constants.O_APPEND);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        this.#fd = openSync(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o644);
-        created = true;
+      for (let attempt = 0; this.#fd < 0; attempt++) {
+        try {
+          this.#fd = openSync(file, constants.O_RDWR | constants.O_APPEND | nofollow);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ELOOP' && !opts.followSymlinks) {
+            throw Object.assign(e as Error, {
+              message: `${(e as Error).message}: the journal is a symlink (pass followSymlinks: true to allow it)`,
+            });
+          }
+          if (code !== 'ENOENT' || attempt > 4) throw e;
+          try {
+            this.#fd = openSync(
+              file,
+              constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL | nofollow,
+              fileMode,
+            );
+            created = true;
+          } catch (e2) {
+            if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2;
+          }
+        }
       }
+      const st = fstatSync(this.#fd);
+      if (!st.isFile()) {
+        throw new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', `the journal ${file} is not a regular file`);
+      }
+      lockJournal(this.#fd, file, this.#lockFile);
       if (created) fsyncDir(dirname(file));
+      if (st.size > MAX_JOURNAL_BYTES) {
+        throw new KernelTaintError(
+          'ERR_KERNEL_TAINT_JOURNAL_CORRUPT',
+          `the journal ${file} is ${st.size} bytes, over the ${MAX_JOURNAL_BYTES}-byte limit: rotate it`,
+        );
+      }
       const size = fstatSync(this.#fd).size;
       const buf = Buffer.alloc(size);
       let off = 0;
@@ -339,9 +442,23 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         if (n === 0) break;
         off += n;
       }
-      const contents = parseContents(buf.toString('utf8', 0, off));
+      const text = buf.toString('utf8', 0, off);
+      const contents = parseContents(text);
+      if (contents.firstBadLine !== null) {
+        throw new KernelTaintError(
+          'ERR_KERNEL_TAINT_JOURNAL_CORRUPT',
+          `${file} is not a kernel-taint journal: line ${contents.firstBadLine} is not a record (the file was left as it is)`,
+        );
+      }
       if (contents.tornBytes > 0) {
-        // An incomplete line was never committed (its write did not finish):
+        const tail = text.slice(text.lastIndexOf('\n') + 1);
+        if (!looksLikeTornRecord(tail)) {
+          throw new KernelTaintError(
+            'ERR_KERNEL_TAINT_JOURNAL_CORRUPT',
+            `${file} is not a kernel-taint journal: its last ${contents.tornBytes} bytes are not a record (the file was left as it is)`,
+          );
+        }
+        // An incomplete record was never committed (its write did not finish):
         // cut it so the next record starts on a line of its own.
         ftruncateSync(this.#fd, contents.committedLength);
         fsyncSync(this.#fd);
@@ -351,13 +468,21 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         if (r.seq > this.#seq) this.#seq = r.seq;
         this.#mark(r.bootId, r.bit);
       }
+      if (this.#seq >= Number.MAX_SAFE_INTEGER - 1) {
+        throw new KernelTaintError(
+          'ERR_KERNEL_TAINT_JOURNAL_CORRUPT',
+          `${file}: seq ${this.#seq} leaves no room for a new record`,
+        );
+      }
       this.recovered = {
         records: contents.records.length,
         tornBytes: contents.tornBytes,
         skippedLines: contents.skippedLines,
+        seqGaps: contents.seqGaps,
       };
+      writeHolder(this.#lockFile);
     } catch (e) {
-      this.#release();
+      this.#release(false);
       throw e;
     }
     const source = opts.source;
@@ -365,8 +490,33 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     if (!initial && !source) {
       initial = readTaint({ ...(opts.path ? { path: opts.path } : {}), profile: opts.profile ?? 'auto' });
     }
-    if (initial) this.observe(initial, { trigger: 'start' });
+    try {
+      if (initial) this.observe(initial, { trigger: 'start' });
+    } catch (e) {
+      if (this.#pending.length === 0) {
+        this.#release(true);
+        throw e;
+      }
+      // A write failed (disk full): the records wait in memory and are retried;
+      // the listener added right after open hears of it.
+      process.nextTick(() => this.#fd >= 0 && this.emit('error', e as Error));
+    }
     source?.on('change', this.#onChange);
+  }
+
+  /** Records waiting in memory because a write failed (retried in order). */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /** Records dropped because more than `maxPending` were waiting. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** The last write error, `null` once everything waiting is on disk. */
+  get lastError(): Error | null {
+    return this.#lastError;
   }
 
   /** The last sequence number written (0 for an empty journal). */
@@ -421,7 +571,7 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     const startLike = this.#first || info.trigger === 'initial' || info.trigger === 'start';
     this.#first = false;
     const fresh = state.flags.filter((f) => !this.#isRecorded(bootId, f.bit));
-    if (fresh.length === 0) return [];
+    if (fresh.length === 0) return this.#pending.length > 0 ? this.#flush() : [];
     const via = info.trigger ?? (startLike ? 'start' : 'unknown');
     let modules: readonly ModuleTaint[] | null = info.modules ?? null;
     const dir = this.#opts._sysModuleDir ?? '/sys/module';
@@ -429,8 +579,21 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
       modules = readModuleTaints({ profile: state.profile, _sysModuleDir: dir });
     }
     const sigChecked = readSmall(`${dir}/module/parameters/sig_enforce`) !== null;
-    const out: JournalRecord[] = [];
+    const o = this.#opts;
+    const log =
+      o.kmsgPath !== undefined ? o.kmsgPath : o.state === undefined && o.path === undefined ? KMSG_PATH : null;
+    const evidence =
+      info.evidence ??
+      changeEvidence(fresh, profileTable(state.profile), {
+        initial: startLike,
+        kmsg: info.kmsg ?? null,
+        time: new Date(),
+        kmsgPath: startLike ? log : null,
+        sysModuleDir: dir,
+      });
+    const max = this.#opts.maxPending ?? 1024;
     for (const f of fresh) {
+      const ev = evidence.find((e) => e.flag.bit === f.bit);
       const carriers = f.module ? (modules ?? []).filter((m) => m.letters.includes(f.letter)) : [];
       let trigger: JournalTrigger;
       if (carriers.length > 0) {
@@ -441,8 +604,11 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
       } else {
         trigger = { kind: via, via };
       }
-      const record: JournalRecord = {
-        seq: this.#seq + 1,
+      if (this.#pending.length >= max) {
+        this.#dropped++;
+        continue;
+      }
+      this.#pending.push({
         time: new Date().toISOString(),
         bootId,
         bit: f.bit,
@@ -451,37 +617,92 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         category: f.category,
         observedAt: startLike ? 'start' : 'change',
         trigger,
-        actor: info.actor ?? null,
-      };
-      this.#append(`${JSON.stringify(record)}\n`);
-      this.#seq = record.seq;
+        actor: ev?.actor ?? info.actor ?? null,
+        cause: ev?.cause ?? null,
+        since: ev?.since ? ev.since.toISOString() : null,
+      });
       this.#mark(bootId, f.bit);
-      out.push(record);
-      this.emit('record', record);
     }
+    return this.#flush();
+  }
+
+  /** Writes what is pending, in order; on a failure keeps the rest, schedules a retry and throws. */
+  #flush(): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    while (this.#pending.length > 0 && this.#fd >= 0) {
+      const record = { seq: this.#seq + 1, ...this.#pending[0] } as JournalRecord;
+      try {
+        this.#append(`${JSON.stringify(record)}\n`);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (typeof err.path !== 'string') err.path = this.file;
+        this.#lastError = err;
+        if (!this.#retry) {
+          this.#retry = setInterval(() => {
+            try {
+              this.#flush();
+            } catch {
+              // Still failing: reported already; retried again.
+            }
+          }, 1000);
+          this.#retry.unref();
+        }
+        throw err;
+      }
+      this.#pending.shift();
+      this.#seq = record.seq;
+      out.push(record);
+    }
+    if (this.#pending.length === 0) {
+      this.#lastError = null;
+      if (this.#retry) clearInterval(this.#retry);
+      this.#retry = null;
+    }
+    for (const r of out) this.emit('record', r);
     return out;
   }
 
-  #release(): void {
-    if (this.#fd >= 0) {
-      closeSync(this.#fd);
-      this.#fd = -1;
-    }
-    if (this.#lockFile) {
+  #release(ownHolderFile: boolean): void {
+    if (this.#retry) clearInterval(this.#retry);
+    this.#retry = null;
+    if (this.#lockFile && ownHolderFile) {
+      // The holder file is ours only while we hold the lock: remove it first.
       try {
-        unlinkSync(this.#lockFile);
+        if (readFileSync(this.#lockFile, 'utf8').startsWith(`${process.pid} `)) unlinkSync(this.#lockFile);
       } catch {
         // Already gone.
       }
-      this.#lockFile = null;
+    }
+    this.#lockFile = null;
+    if (this.#fd >= 0) {
+      // Closing the descriptor drops the flock.
+      closeSync(this.#fd);
+      this.#fd = -1;
     }
   }
 
-  /** Stops listening, closes the file and releases the lock. Idempotent: returns the same promise. */
+  /**
+   * Stops listening, writes what is pending if it can, closes the file and
+   * releases the lock. Rejects (after releasing) when records could not be
+   * written. Idempotent: returns the same promise.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#opts.source?.off('change', this.#onChange);
-      this.#release();
+      let lost: Error | null = null;
+      if (this.#pending.length > 0) {
+        try {
+          this.#flush();
+        } catch (e) {
+          lost = new KernelTaintError(
+            'ERR_KERNEL_TAINT_JOURNAL_WRITE',
+            `${this.#pending.length} journal record(s) could not be written to ${this.file}: ${(e as Error).message}`,
+            { cause: e },
+          );
+        }
+      }
+      this.#release(true);
+      if (lost) throw lost;
     })();
     return this.#closed;
   }
@@ -501,9 +722,33 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
  * journal.on('record', (r) => log.warn(`kernel tainted: ${r.letter} ${r.name} via ${r.trigger.kind}`));
  */
 export function openTaintJournal(file: string, opts: TaintJournalOptions = {}): TaintJournal {
-  if (typeof file !== 'string' || file.length === 0) {
-    throw new KernelTaintError('ERR_KERNEL_TAINT_INVALID_ARG', 'journal file must be a non-empty string');
+  if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `journal file must be a non-empty string without NUL, got ${describeValue(file)}`,
+    );
   }
+  if (typeof opts !== 'object' || opts === null) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `journal options must be an object, got ${describeValue(opts)}`,
+    );
+  }
+  const fm = opts.fileMode;
+  if (fm !== undefined && (!Number.isInteger(fm) || fm < 0 || fm > 0o777)) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `fileMode must be permission bits 0-0o777, got ${describeValue(fm)}`,
+    );
+  }
+  const mp = opts.maxPending;
+  if (mp !== undefined && (!Number.isInteger(mp) || mp < 1)) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `maxPending must be a positive integer, got ${describeValue(mp)}`,
+    );
+  }
+  if (opts.source !== undefined) assertSource(opts.source, 'openTaintJournal: source');
   const env = opts.env ?? process.env;
   const fromEnv = env[JOURNAL_MODE_ENV];
   const mode =

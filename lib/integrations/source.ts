@@ -3,7 +3,7 @@
 // and emits 'change': tests use a plain emitter, apps may feed their own.
 import { describeValue, KernelTaintError } from '../errors.js';
 import type { ChangeModules } from '../modules.js';
-import type { TaintFlag, TaintState } from '../types.js';
+import type { TaintActor, TaintEvidence, TaintFlag, TaintState } from '../types.js';
 
 /** The part of a watcher's `TaintChange` the integrations use. */
 export interface SourceChange {
@@ -24,7 +24,9 @@ export interface SourceChange {
   /** The kernel log line that preceded the change, when the watcher saw one (a `TaintChange`'s `kmsg`). */
   readonly kmsg?: string | null;
   /** Who caused the change, when known (never guessed). */
-  readonly actor?: string | null;
+  readonly actor?: TaintActor | null;
+  /** One entry per added bit: since when, why, by whom (a `TaintChange`'s `evidence`). */
+  readonly evidence?: readonly TaintEvidence[];
 }
 
 /** Listener type of a source's 'change' event. */

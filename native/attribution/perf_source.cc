@@ -411,7 +411,21 @@ bool WatchpointCore::Arm(std::string* reason) {
   a.wakeup_events = 1;
   a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN;
   a.exclude_callchain_user = 1;
-  if (test_pid_ > 0) {
+  if (test_pid_ > 0 && !test_probe_path_.empty()) {
+    // uretprobe PMU: type and the retprobe bit from sysfs.
+    std::string type, bit;
+    if (!ReadSmall("/sys/bus/event_source/devices/uprobe/type", &type, 32) ||
+        !ReadSmall("/sys/bus/event_source/devices/uprobe/format/retprobe", &bit, 32) ||
+        bit.rfind("config:", 0) != 0) {
+      *reason = "watchpoint: test probe: no uprobe PMU";
+      return Close(), false;
+    }
+    a.type = static_cast<uint32_t>(std::strtoul(type.c_str(), nullptr, 10));
+    a.bp_type = 0;
+    a.config = 1ull << std::strtoul(bit.c_str() + 7, nullptr, 10);
+    a.config1 = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(test_probe_path_.c_str()));
+    a.config2 = test_probe_offset_;
+  } else if (test_pid_ > 0) {
     a.bp_addr = test_addr_;
     a.exclude_kernel = 1;
     a.exclude_hv = 1;

@@ -149,10 +149,16 @@ class WatchpointCore : public PerfSourceBase {
   // Arms on every online CPU; false with a plain-words reason
   // ("watchpoint: needs CAP_SYS_ADMIN") when it cannot.
   bool Arm(std::string* reason);
-  // Test-only: watch `addr` in process `pid` (exclude_kernel) instead.
-  void set_test_target(pid_t pid, uint64_t addr) {
+  // Test-only: watch `addr` in process `pid` instead: with a hardware
+  // breakpoint (exclude_kernel), or, when probe_path is set, with a uretprobe
+  // on the function at probe_offset of that file that stores to addr (for
+  // hosts whose hypervisor does not deliver debug traps). Same ring, epoll,
+  // drain and delivery path; only the perf_event_attr differs.
+  void set_test_target(pid_t pid, uint64_t addr, std::string probe_path = {}, uint64_t probe_offset = 0) {
     test_pid_ = pid;
     test_addr_ = addr;
+    test_probe_path_ = std::move(probe_path);
+    test_probe_offset_ = probe_offset;
   }
   bool has_test_target() const { return test_pid_ > 0; }
 
@@ -165,6 +171,8 @@ class WatchpointCore : public PerfSourceBase {
   uint32_t mask_ = 0;
   pid_t test_pid_ = 0;
   uint64_t test_addr_ = 0;
+  std::string test_probe_path_;
+  uint64_t test_probe_offset_ = 0;
   perf::Sample first_;
 };
 

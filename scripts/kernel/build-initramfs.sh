@@ -79,7 +79,7 @@ fi
 
 # ---- up to date? ------------------------------------------------------------------------------
 manifest=$(
-	printf 'v2 %s\n' "$with_node"
+	printf 'v3 %s\n' "$with_node"
 	sha256sum "$0" | cut -d' ' -f1
 	printf '%s\n' "${inputs[@]}"
 	srcs=()
@@ -108,8 +108,9 @@ chmod 755 "$root/init" "$root/bin/busybox"
 "$busybox" --list-full | (cd "$root" && perl -ne 'chomp; next if -e $_ || -l $_; symlink("/bin/busybox", $_) or die "$_: $!"')
 [[ -e $root/bin/sh ]] || ln -s busybox "$root/bin/sh"
 # /lib64 -> loader path on Debian is /lib64/ld-linux-x86-64.so.2 (copied above when node is in).
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\n' >"$root/etc/group"
+# kt (1000): the unprivileged user of the attribution tests (no capabilities, dmesg_restrict=1).
+printf 'root:x:0:0:root:/root:/bin/sh\nkt:x:1000:1000:kt:/tmp:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nkt:x:1000:\n' >"$root/etc/group"
 : >"$root/dev/.keep"
 
 tmp=$out.tmp.$$

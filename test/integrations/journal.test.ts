@@ -98,7 +98,7 @@ describe('openTaintJournal', () => {
     // Restart on the same boot: nothing new to record, seq continues.
     const j2 = openJ(w.file, { state: mainline(W | O), bootIdPath: w.bootIdPath });
     expect(j2.seq).toBe(2);
-    expect(j2.recovered).toEqual({ records: 2, tornBytes: 0, skippedLines: 0 });
+    expect(j2.recovered).toEqual({ records: 2, tornBytes: 0, skippedLines: 0, seqGaps: 0 });
     expect(j2.observe(mainline(W | O | P), { trigger: 'poll' }).map((r) => [r.seq, r.letter])).toEqual([[3, 'P']]);
     await j2.close();
     open.length = 0;
@@ -202,15 +202,16 @@ describe('openTaintJournal', () => {
     ]);
   });
 
-  it('skips complete lines that are not records', () => {
+  it('refuses a file with complete lines that are not records, and leaves it as it is', () => {
     const w = world();
-    writeFileSync(w.file, 'garbage\n{"seq":1,"bit":9,"bootId":"boot-1","letter":"W"}\n');
-    const j = openJ(w.file, { state: mainline(W | O), bootIdPath: w.bootIdPath });
-    expect(j.recovered).toEqual({ records: 1, tornBytes: 0, skippedLines: 1 });
-    expect(records(w.file).map((r) => [r.seq, r.letter])).toEqual([
-      [1, 'W'],
-      [2, 'O'],
-    ]);
+    const text = 'garbage\n{"seq":1,"bit":9,"bootId":"boot-1","letter":"W"}\n';
+    writeFileSync(w.file, text);
+    expect(() => openJ(w.file, { state: mainline(W | O), bootIdPath: w.bootIdPath })).toThrow(
+      expect.objectContaining({ code: 'ERR_KERNEL_TAINT_JOURNAL_CORRUPT', message: expect.stringContaining('line 1') }),
+    );
+    expect(readFileSync(w.file, 'utf8')).toBe(text);
+    // The read-only reader still reports what it skipped.
+    expect(readTaintJournal(w.file)).toMatchObject({ skippedLines: 1, tornBytes: 0 });
   });
 
   it('lets one writer in: a second one gets ERR_KERNEL_TAINT_JOURNAL_LOCKED; a dead holder is taken over', async () => {

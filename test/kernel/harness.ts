@@ -21,6 +21,13 @@ export const SERIES = ['bookworm', 'trixie', 'sid'] as const;
  * archive no longer carries is skipped with a note.
  */
 export const SWEEP = ['bpo-6.16', 'bpo-6.17', 'bpo-6.18', 'bpo-6.19', 'bpo-7.0', 'bpo-7.1', 'bpo-7.3'] as const;
+/**
+ * The kernels that get the out-of-tree test modules (scripts/kernel/build-modules.sh) and the
+ * attribution boot (guest/attrib.mjs): 6.1 (host gcc-12), 6.12 and the newest 7.x in
+ * trixie-backports (gcc-14, in a trixie chroot). sid's 7.x is built with a compiler no stable
+ * Debian has, so it is not among them.
+ */
+export const MODULE_SERIES = ['bookworm', 'trixie', 'bpo-7.3'] as const;
 export type MainSeries = (typeof SERIES)[number];
 export type Series = MainSeries | (typeof SWEEP)[number];
 export const isSweep = (s: Series): boolean => s.startsWith('bpo-');

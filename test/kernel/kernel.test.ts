@@ -7,12 +7,17 @@
  *    table's model, and what formatTaint(value, { kernel: release }) returns; parseTaint reads
  *    both lines back to the value;
  *  - reading the value back gives the OR of everything written, bits >= the flag count ignored;
- *  - (6.1) the out-of-tree test modules set O+E, P and W;
+ *  - (6.1, 6.12) the out-of-tree test modules set O+E, P and W;
+ *  - (6.1, 6.12, 7.3: the kernels with test modules) attribution: watchpoint/tracepoint actor and
+ *    cause, W through the kmsg trigger only, explainTaint() in a fresh process, an unprivileged
+ *    user with dmesg_restrict=1, and nothing left behind after close() (guest/attrib.mjs);
  *  - (when the package is built) the package inside the guest reads, formats, parses, decodes
  *    and watches exactly what the live kernel does.
- * Needs: qemu-system-x86 busybox-static cpio (and apt access to the Debian mirrors on first run).
+ * Needs: qemu-system-x86 busybox-static cpio mmdebstrap (and apt access to the Debian mirrors on
+ * first run). Without them the suite FAILS with what to install; KT_SKIP_KERNEL=1 opts out.
  * Env: KT_KERNELS=bookworm,trixie,sid,bpo-7.0  KT_SWEEP=0 (main series only)  KT_JOBS=N
- *      KT_FETCH_OFFLINE=1  KT_SKIP_NODE=1
+ *      KT_FETCH_OFFLINE=1  KT_SKIP_NODE=1  KT_BOOTS=attrib,node (only these boots)
+ *      KT_REQUIRE_ATTRIBUTION=1 (checks for APIs the package lacks fail instead of PENDING)
  *      KT_SWEEP_FULL=1 (every oracle value on the sweep kernels, not one chain)
  *      KT_CAPTURE_ORACLE=FILE (write every line the kernels printed as oracle rows, e.g. to refresh
  *      test/fixtures/kernel-oracle-sweep.tsv)
@@ -33,7 +38,9 @@ import {
   headerFrom,
   isSweep,
   type KtRecord,
+  LETTERS,
   loadOracle,
+  MODULE_SERIES,
   majorMinor,
   maskOf,
   type OracleKernel,
@@ -58,21 +65,41 @@ const selected = (process.env.KT_KERNELS?.split(',').filter(Boolean) ?? defaults
 const unavailable = new Set<Series>();
 /** Every line the kernels printed, as oracle rows (KT_CAPTURE_ORACLE). */
 const captured = new Map<string, string>();
-const missing = ['qemu-system-x86_64', 'busybox', 'cpio', 'dpkg-deb'].filter((t) => !haveTool(t));
-const skipReason =
-  process.platform !== 'linux'
-    ? 'not Linux'
+/** Kernels that get the test modules and the attribution boot (guest/attrib.mjs). */
+const withModules = (s: Series): boolean => (MODULE_SERIES as readonly string[]).includes(s);
+const needModules = selected.filter(withModules);
+const tools: [string, string][] = [
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['busybox', 'busybox-static'],
+  ['cpio', 'cpio'],
+  ['dpkg-deb', 'dpkg'],
+  ['apt-get', 'apt'],
+];
+if (needModules.includes('bookworm')) tools.push(['make', 'make'], ['gcc-12', 'gcc-12']);
+if (needModules.some((s) => s !== 'bookworm')) tools.push(['mmdebstrap', 'mmdebstrap'], ['unshare', 'util-linux']);
+const missing = tools.filter(([t]) => !haveTool(t));
+/**
+ * Why the suite cannot run here. It then FAILS (a missing tool must not pass as a skip); the only
+ * way to skip it is the explicit opt-out KT_SKIP_KERNEL=1, which the summary prints.
+ */
+const cannotRun =
+  process.platform !== 'linux' || process.arch !== 'x64'
+    ? `the real-kernel tests boot x86-64 Debian kernels and need a Linux x64 host (this is ${process.platform}/${process.arch})`
     : missing.length
-      ? `missing ${missing.join(', ')} (apt-get install qemu-system-x86 busybox-static cpio)`
+      ? `missing ${missing.map(([t]) => t).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`
       : null;
+const optedOut = process.env.KT_SKIP_KERNEL === '1';
 
 interface Check {
   cat: string;
   name: string;
   ok: boolean;
   soft?: boolean;
+  /** Needs a feature the package under test does not have yet: not a failure, listed as PENDING. */
+  pending?: string;
   detail?: unknown;
 }
+type Feature = 'attribution' | 'evidence' | 'explain';
 interface EventRow {
   cause: string;
   added: string | null;
@@ -93,6 +120,19 @@ interface KernelReport {
   oracleRows: number;
 }
 
+/** Child-write latency samples per kernel, with ('auto') and without ('off') attribution. */
+interface LatencyRow {
+  series: Series;
+  release: string;
+  mode: 'auto' | 'off';
+  n: number;
+  of: number;
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  triggers: string;
+}
+const latency: LatencyRow[] = [];
 const timings = { fetchMs: 0, modulesMs: 0, initrdMs: 0, bootsMs: 0, boots: 0, jobs: defaultJobs() };
 const reports = new Map<Series, KernelReport>();
 const oracle = loadOracle();
@@ -128,18 +168,27 @@ function plan(series: Series): Boot[] {
   // (the longest header and verbose line: 6.12 cuts the latter at 303 characters).
   const hi = (1n << 40n) + (1n << 32n) - (1n << BigInt(n));
   chains[0].push(hi, maskOf(n));
+  const boots: Boot[] = [];
+  // Attribution on the kernels with test modules: watchpoint/tracepoint/kmsg, explainTaint,
+  // an unprivileged user, cleanup (guest/attrib.mjs). Its own boot: taint bits are set once.
+  if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
+    boots.push({ series, label: 'attrib', initrd: 'full', cmdline: ['kt.run=attrib'], timeoutS: 300 });
   if (isSweep(series)) {
     // One chain (the first, with the longest lines) unless asked for every oracle value.
     const sweep = process.env.KT_SWEEP_FULL === '1' ? chains : chains.slice(0, 1);
-    return sweep.map((c, i) => ({
-      series,
-      label: `sweep${i}`,
-      initrd: 'shell',
-      cmdline: ['kt.run=shell', `kt.values=${c.join(',')}`],
-      timeoutS: 90,
-    }));
+    return [
+      ...boots,
+      ...sweep.map(
+        (c, i): Boot => ({
+          series,
+          label: `sweep${i}`,
+          initrd: 'shell',
+          cmdline: ['kt.run=shell', `kt.values=${c.join(',')}`],
+          timeoutS: 90,
+        }),
+      ),
+    ];
   }
-  const boots: Boot[] = [];
   if (process.env.KT_SKIP_NODE !== '1') {
     const longest = [...chains].sort((a, b) => b.length - a.length)[0];
     boots.push({
@@ -156,12 +205,42 @@ function plan(series: Series): Boot[] {
       series,
       label: `chain${i}`,
       initrd: 'shell',
-      // The 6.1 modules are loaded after the last chain (they only OR more bits in).
+      // The test modules (6.1, 6.12) are loaded after the last chain (they only OR more bits in).
       cmdline: [`kt.run=shell${last ? ',modules' : ''}`, `kt.values=${c.join(',')}`],
       timeoutS: 90,
     });
   });
   return boots;
+}
+
+/** The evidence entry for `letter` of one change (TaintChange.evidence). */
+function evidenceFor(change: KtRecord, letter: string): KtRecord | undefined {
+  return (Array.isArray(change.evidence) ? change.evidence : []).find((x: KtRecord) => x?.flag?.letter === letter);
+}
+/** The evidence for `letter` in whichever change of an action added it. */
+function evidenceIn(changes: KtRecord[], letter: string): KtRecord | undefined {
+  for (const c of changes) {
+    const x = evidenceFor(c, letter);
+    if (x) return x;
+  }
+  return undefined;
+}
+const stripPrefix = (l: string): string => l.replace(/^\[\s*[\d.]+\]\s?/, '');
+/**
+ * `'ready'`'s second argument for a process without privilege: `info.attribution` lists the perf
+ * sources (watchpoint, tracepoint), none is armed, and each says why in words.
+ */
+function offReasons(info: unknown): boolean {
+  const list = (info as KtRecord | null)?.attribution;
+  if (!Array.isArray(list)) return false;
+  const names = list.map((x: KtRecord) => String(x?.source));
+  if (!names.includes('watchpoint') || !names.includes('tracepoint')) return false;
+  return list.every((x: KtRecord) => x.armed === false && typeof x.reason === 'string' && x.reason.length > 10);
+}
+
+/** The change-level actor of the change that added `letter` (TaintChange.actor). */
+function changeActorIn(changes: KtRecord[], letter: string): KtRecord | null {
+  return changes.find((c) => String(c.added ?? '').includes(letter))?.actor ?? null;
 }
 
 function evaluate(series: Series, boots: BootResult[]): KernelReport {
@@ -240,6 +319,319 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
       }
     }
     if (b.label === 'node') evaluateNode(tag, recs);
+    if (b.label === 'attrib') {
+      evaluateAttrib(recs);
+      latencyRows(recs);
+    }
+  }
+
+  // ---- attribution (guest/attrib.mjs) -----------------------------------------------------------
+  function evaluateAttrib(recs: KtRecord[]) {
+    const skip = recs.find((r) => (r.t === 'node' && r.skip) || (r.t === 'skip' && r.step === 'attrib'));
+    if (skip) {
+      add('attrib-boot', 'attribution guest ran', false, skip);
+      return;
+    }
+    const load = recs.find((r) => r.t === 'at-load');
+    add(
+      'attrib-boot',
+      'attribution guest ran to the end',
+      recs.some((r) => r.t === 'at-done'),
+      load,
+    );
+    add(
+      'attrib-boot',
+      'test modules present in the guest',
+      (load?.modules ?? []).includes('kt_prop.ko'),
+      load?.modules,
+    );
+    // Features of the package under test. Until an API is in the package, the checks that need it
+    // are PENDING (listed in the table and the test skipped with the reason), never passed.
+    const ready0 = recs.find((r) => r.t === 'at-ready');
+    const feat: Record<Feature, boolean> = {
+      attribution: Array.isArray(ready0?.args?.[1]?.attribution),
+      evidence: recs.some(
+        (r) => r.t === 'at-event' && (r.events ?? []).some((e: KtRecord) => e.evidence !== undefined),
+      ),
+      explain: load?.explainTaint === true,
+    };
+    if (process.env.KT_REQUIRE_ATTRIBUTION === '1') for (const k of Object.keys(feat)) feat[k as Feature] = true;
+    const pend = (needs: Feature[], cat: string, name: string, ok: boolean, detail?: unknown) => {
+      const missing = needs.filter((n) => !feat[n]);
+      if (!ok && missing.length) checks.push({ cat, name, ok, detail, pending: missing.join('+') });
+      else add(cat, name, ok, detail);
+    };
+    const ev = (name: string) => recs.find((r) => r.t === 'at-event' && r.name === name);
+    const newBanner = releaseAtLeast(release, 6, 19);
+
+    // U written by a child whose pid the test knows.
+    const u = ev('user-write');
+    attribEvent('watchpoint', u, 'U', (e) => {
+      const x = evidenceFor(e, 'U');
+      pend(['attribution'], 'attrib-watchpoint', "U: trigger 'watchpoint'", e.trigger === 'watchpoint', e.trigger);
+      pend(
+        ['attribution'],
+        'attrib-watchpoint',
+        `U: actor = the writing child (sh, pid ${u?.pid})`,
+        [x?.actor ?? e.actor].every((a) => a?.kind === 'process' && a.pid === u?.pid && a.comm === 'sh'),
+        { evidenceActor: x?.actor ?? null, changeActor: e.actor ?? null },
+      );
+      pend(
+        ['attribution', 'evidence'],
+        'attrib-watchpoint',
+        'U: cause user-write',
+        x?.cause?.kind === 'user-write',
+        x?.cause ?? null,
+      );
+    });
+
+    // insmod kt_prop: P (O E), by insmod.
+    const p = ev('insmod kt_prop');
+    attribEvent('module', p, 'POE', (e) => {
+      pend(
+        ['attribution'],
+        'attrib-module',
+        "P: trigger 'watchpoint' or 'tracepoint'",
+        ['watchpoint', 'tracepoint'].includes(e.trigger),
+        e.trigger,
+      );
+    });
+    if (p) {
+      for (const letter of 'POE') {
+        const x = evidenceIn(p.events, letter);
+        pend(
+          ['attribution'],
+          'attrib-module',
+          `${letter}: actor insmod (pid ${p.pid})`,
+          [x?.actor ?? changeActorIn(p.events, letter)].every(
+            (a) => a?.kind === 'process' && a.comm === 'insmod' && a.pid === p.pid,
+          ),
+          { evidenceActor: x?.actor ?? null, changeActor: changeActorIn(p.events, letter) },
+        );
+        pend(
+          ['evidence'],
+          'attrib-module',
+          `${letter}: cause module kt_prop (POE)`,
+          x?.cause?.kind === 'module' && x.cause.module?.name === 'kt_prop' && x.cause.module?.letters === 'POE',
+          x?.cause ?? null,
+        );
+      }
+    }
+
+    // insmod kt_warn: W, a warning in kt_warn; the task that hit it is incidental.
+    const w = ev('insmod kt_warn');
+    attribEvent('warning', w, 'W', (e) => {
+      const x = evidenceFor(e, 'W');
+      pend(
+        ['evidence'],
+        'attrib-warning',
+        'W: cause warning with a site in kt_warn',
+        x?.cause?.kind === 'warning' && /kt_warn/.test(String(x.cause.site)),
+        x?.cause ?? null,
+      );
+      pend(
+        ['attribution'],
+        'attrib-warning',
+        'W: actor kind incidental',
+        (x?.actor ?? e.actor)?.kind === 'incidental',
+        { evidenceActor: x?.actor ?? null, changeActor: e.actor ?? null },
+      );
+    });
+
+    // The banner the kernel printed, and the kmsg-only watcher (the kmsg trigger learns the new
+    // banner with TaintChange.evidence, #13 §1: pending on that feature until it is in the package).
+    const banner = (recs.find((r) => r.t === 'at-banner')?.lines ?? [])
+      .map(stripPrefix)
+      .find((l: string) => l.startsWith('WARNING:'));
+    const bannerRe = newBanner
+      ? /^WARNING: .*\bat kt_warn_init\+0x[0-9a-f]+\/0x[0-9a-f]+.*, CPU#\d+: .+\/\d+$/
+      : /^WARNING: CPU: \d+ PID: \d+ at .* kt_warn_init\+0x[0-9a-f]+\/0x[0-9a-f]+ \[kt_warn\]$/;
+    add(
+      'attrib-kmsg',
+      `kernel printed the ${newBanner ? 'new' : 'old'} WARN banner`,
+      !!banner && bannerRe.test(banner),
+      banner ?? null,
+    );
+    const km = recs.find((r) => r.t === 'at-kmsg');
+    const kw = (km?.events ?? []).find((e: KtRecord) => String(e.added ?? '').includes('W'));
+    pend(['evidence'], 'attrib-kmsg', "triggers:['kmsg'] only: W seen", !!kw, km?.events ?? null);
+    if (kw) {
+      pend(['evidence'], 'attrib-kmsg', "W came through trigger 'kmsg'", kw.trigger === 'kmsg', kw.trigger);
+      pend(['evidence'], 'attrib-kmsg', 'W change carries the banner line', !!banner && kw.kmsg === banner, {
+        kmsg: kw.kmsg,
+        banner,
+      });
+      events.push({
+        cause: 'kt_warn kmsg-only',
+        added: kw.added,
+        trigger: kw.trigger,
+        latencyMs: null,
+        afterReturnMs: null,
+      });
+    }
+
+    // A fresh process explains every bit.
+    const x = recs.find((r) => r.t === 'at-explain');
+    pend(
+      ['explain'],
+      'attrib-explain',
+      'explainTaint() in a fresh process',
+      !!x?.explain && !x.error && !x.missing,
+      x?.error ?? x?.missing ?? null,
+    );
+    if (x?.explain) {
+      const bits: KtRecord[] = x.explain.bits ?? [];
+      const bit = (l: string) => bits.find((b) => b.flag?.letter === l);
+      const near = (e: KtRecord | undefined, when: number | undefined) =>
+        typeof e?.since === 'number' && typeof when === 'number' && Math.abs(e.since - when) <= 2000;
+      for (const l of 'POE') {
+        const e = bit(l);
+        pend(
+          ['explain'],
+          'attrib-explain',
+          `${l}: cause module kt_prop (POE)`,
+          e?.cause?.kind === 'module' && e.cause.module?.name === 'kt_prop' && e.cause.module?.letters === 'POE',
+          e ?? null,
+        );
+        pend(['explain'], 'attrib-explain', `${l}: since within 2 s of the insmod`, near(e, p?.wallReturn), {
+          since: e?.since,
+          insmod: p?.wallReturn,
+        });
+      }
+      const we = bit('W');
+      pend(
+        ['explain'],
+        'attrib-explain',
+        'W: cause warning in kt_warn',
+        we?.cause?.kind === 'warning' && /kt_warn/.test(String(we.cause.site)),
+        we ?? null,
+      );
+      pend(['explain'], 'attrib-explain', 'W: since within 2 s of the insmod', near(we, w?.wallReturn), {
+        since: we?.since,
+        insmod: w?.wallReturn,
+      });
+      // A sysctl write prints nothing: U must be there without an invented cause or actor.
+      const ue = bit('U');
+      pend(
+        ['explain'],
+        'attrib-explain',
+        'U: listed, no invented cause or actor',
+        !!ue && (ue.cause === null || ue.cause?.kind === 'user-write') && ue.actor === null,
+        ue ?? null,
+      );
+    }
+
+    // Unprivileged, dmesg_restrict=1.
+    const un = recs.find((r) => r.t === 'at-unpriv');
+    const ur = un?.r;
+    add(
+      'attrib-unpriv',
+      'child ran as uid 1000 with dmesg_restrict=1',
+      ur?.uid === 1000 && ur?.dmesgRestrict === '1',
+      un ?? null,
+    );
+    if (ur) {
+      add('attrib-unpriv', 'no call threw', (ur.errors ?? []).length === 0, ur.errors);
+      add('attrib-unpriv', "'ready' came", Array.isArray(ur.ready), ur.ready);
+      const sources = Array.isArray(ur.ready) ? ur.ready[1] : undefined;
+      pend(
+        ['attribution'],
+        'attrib-unpriv',
+        "'ready' says why each perf source is off",
+        offReasons(sources),
+        sources ?? null,
+      );
+      add('attrib-unpriv', 'no perf fds opened', ur.perfFdsOpen === 0 && ur.perfFdsAfterClose === 0, {
+        open: ur.perfFdsOpen,
+        afterClose: ur.perfFdsAfterClose,
+      });
+      const f = (ur.events ?? []).find((e: KtRecord) => String(e.added ?? '').includes('F'));
+      add('attrib-unpriv', 'sees a root write (F) without perf', !!f, ur.events);
+      const limits: string[] = ur.explain?.limits ?? [];
+      pend(
+        ['explain'],
+        'attrib-unpriv',
+        'explainTaint().limits says the log is unreadable',
+        limits.some((l) => /log|kmsg/i.test(l) && /(not|un)\s*readable|dmesg_restrict|CAP_SYSLOG|permission/i.test(l)),
+        ur.explain ?? (ur.explainMissing ? 'explainTaint not exported' : null),
+      );
+    }
+
+    // close(): nothing left behind.
+    const c = recs.find((r) => r.t === 'at-close');
+    const ready = recs.find((r) => r.t === 'at-ready');
+    if (c) {
+      add('attrib-close', 'no perf fds after close()', c.after.perfFds === 0, {
+        before: c.before.perfFds,
+        open: ready?.perfFdsOpen,
+        after: c.after.perfFds,
+      });
+      add('attrib-close', 'tracefs mounted in the guest', typeof c.before.tracefs === 'string', c.before.tracefs);
+      add('attrib-close', 'kprobe_events unchanged', c.after.kprobeEvents === c.before.kprobeEvents, {
+        before: c.before.kprobeEvents,
+        after: c.after.kprobeEvents,
+      });
+      add(
+        'attrib-close',
+        'tracefs instances unchanged',
+        JSON.stringify(c.after.instances) === JSON.stringify(c.before.instances),
+        { before: c.before.instances, after: c.after.instances },
+      );
+      add('attrib-close', 'no watcher error', (c.errors ?? []).length === 0, c.errors);
+    } else add('attrib-close', 'close record', false, null);
+    add('attrib-close', "'ready' with attribution:'auto' as root", !!ready && !ready.timeout, ready ?? null);
+    if (ready && !ready.timeout)
+      pend(['attribution'], 'attrib-close', 'perf sources opened fds while armed (root)', ready.perfFdsOpen > 0, ready);
+    if (ready?.args) notes.push(`attrib ready: ${JSON.stringify(ready.args)}`.slice(0, 300));
+  }
+
+  /** Common checks of one action: it ran, the bits were set, the watcher saw them; then `more`. */
+  function attribEvent(cat: string, r: KtRecord | undefined, letters: string, more: (e: KtRecord) => void) {
+    const c = `attrib-${cat}`;
+    add(c, `${r?.name ?? cat}: action ran (rc 0)`, !!r && r.rc === 0, r ? { rc: r.rc, stderr: r.stderr } : null);
+    if (!r) return;
+    const bits = [...letters].map((l) => 1 << LETTERS.indexOf(l)).reduce((a, b) => a | b, 0);
+    add(c, `${r.name}: kernel set ${letters}`, (r.after & bits) === bits, { before: r.before, after: r.after });
+    add(c, `${r.name}: watcher reported ${letters}`, r.complete === true, r.events);
+    const first = (r.events as KtRecord[]).find((e) => String(e.added ?? '').includes(letters[0]));
+    if (first) more(first);
+    else add(c, `${r.name}: a change adding ${letters[0]}`, false, r.events);
+    const off = (r.off as KtRecord[] | undefined)?.find((e) => String(e.added ?? '').includes(letters[0]));
+    for (const [mode, e] of [
+      ['auto', first],
+      ['off', off],
+    ] as const)
+      events.push({
+        cause: `${r.name} (${mode})`,
+        added: e?.added ?? null,
+        trigger: e?.trigger ?? null,
+        latencyMs: null,
+        afterReturnMs: e?.afterReturnMs ?? null,
+        note: e ? undefined : `not seen by the attribution:${mode} watcher`,
+      });
+  }
+
+  /** Latency samples (child writes, one per bit) with and without attribution: medians per trigger. */
+  function latencyRows(recs: KtRecord[]) {
+    const lat = recs.find((r) => r.t === 'at-latency');
+    if (!lat) return;
+    for (const mode of ['auto', 'off'] as const) {
+      const got = (lat.samples as KtRecord[]).map((x) => x[mode]).filter((x): x is KtRecord => !!x);
+      const ms = got.map((x) => x.ms as number).sort((a, b) => a - b);
+      const triggers = [...new Set(got.map((x) => x.trigger))].join('/');
+      const med = ms.length ? ms[Math.floor((ms.length - 1) / 2)] : null;
+      latency.push({
+        series,
+        release,
+        mode,
+        n: ms.length,
+        of: lat.samples.length,
+        median: med,
+        min: ms[0] ?? null,
+        max: ms[ms.length - 1] ?? null,
+        triggers,
+      });
+    }
   }
 
   function checkHeader(tag: string, tainted: bigint, lines: string[]) {
@@ -443,139 +835,194 @@ function table(): string {
         `  event  ${e.cause.padEnd(16)} added=${String(e.added).padEnd(4)} trigger=${String(e.trigger).padEnd(10)} latency=${e.latencyMs === null ? '-' : `${e.latencyMs}ms`}${e.afterReturnMs === null ? '' : ` (${e.afterReturnMs}ms after it returned)`}${e.note ? ` ${e.note}` : ''}`,
       );
     for (const n of r.notes) lines.push(`  note   ${n}`);
-    for (const c of r.checks.filter((c) => !c.ok).slice(0, 10))
+    for (const c of r.checks.filter((c) => !c.ok && !c.pending).slice(0, 10))
       lines.push(`  ${c.soft ? 'WARN' : 'FAIL'}   [${c.cat}] ${c.name}: ${JSON.stringify(c.detail)}`);
+    const pending = r.checks.filter((c) => c.pending);
+    if (pending.length)
+      lines.push(
+        `  PEND   ${pending.length} attribution checks wait for APIs not in the package: ${[...new Set(pending.map((c) => c.pending))].join(', ')}`,
+      );
+  }
+  if (latency.length) {
+    lines.push('child write -> change event, ms after the write returned (median [min-max], samples, triggers):');
+    for (const l of latency)
+      lines.push(
+        `  ${l.series.padEnd(9)} ${l.release.padEnd(28)} attribution=${l.mode.padEnd(4)} ${l.median === null ? '-' : `${l.median} [${l.min}-${l.max}]`} n=${l.n}/${l.of} ${l.triggers}`,
+      );
   }
   return lines.join('\n');
 }
 
 const failuresOf = (series: Series, cat: string) =>
   (reports.get(series)?.checks ?? [])
-    .filter((c) => c.cat === cat && !c.ok && !c.soft)
+    .filter((c) => c.cat === cat && !c.ok && !c.soft && !c.pending)
     .map((c) => `${c.name}: ${JSON.stringify(c.detail)}`);
 const countOf = (series: Series, cat: string) =>
-  (reports.get(series)?.checks ?? []).filter((c) => c.cat === cat).length;
+  (reports.get(series)?.checks ?? []).filter((c) => c.cat === cat && !c.pending).length;
+const pendingOf = (series: Series, cat: string) =>
+  (reports.get(series)?.checks ?? [])
+    .filter((c) => c.cat === cat && c.pending)
+    .map((c) => `${c.name} (needs ${c.pending})`);
 
-const optedOut = process.env.KT_SKIP_KERNEL === '1';
-if (optedOut) console.warn('real kernels under QEMU: skipped by KT_SKIP_KERNEL=1');
-
-// A machine that cannot boot the guests fails here, saying what to install;
-// KT_SKIP_KERNEL=1 is the explicit (and reported) opt-out.
-describe('real-kernel prerequisites', () => {
-  it.skipIf(optedOut)('QEMU and the guest tools are installed', () => {
-    if (skipReason !== null) {
-      throw new Error(`cannot run the real-kernel tests: ${skipReason}; set KT_SKIP_KERNEL=1 to skip them explicitly`);
-    }
+if (optedOut) {
+  // The explicit opt-out: skipped, and said so (the summary reporter prints skipped `opt-out:` tests).
+  describe('real kernels under QEMU', () => {
+    it.skip('opt-out: KT_SKIP_KERNEL=1 (real kernels not booted)', () => {});
   });
-});
-
-describe.skipIf(optedOut || skipReason !== null || selected.length === 0)('real kernels under QEMU', () => {
-  beforeAll(async () => {
-    const main = selected.filter((s) => !isSweep(s));
-    if (main.length) timings.fetchMs = run('bash', [join(SCRIPTS, 'fetch-kernels.sh'), ...main]).ms;
-    for (const s of selected.filter(isSweep)) {
-      const t0 = performance.now();
-      const r = spawnSync('bash', [join(SCRIPTS, 'fetch-kernels.sh'), s], { cwd: REPO, encoding: 'utf8' });
-      timings.fetchMs += performance.now() - t0;
-      if (r.status === 3) unavailable.add(s);
-      else if (r.status !== 0) throw new Error(`fetch-kernels.sh ${s} failed (${r.status}):\n${r.stdout}${r.stderr}`);
-    }
-    if (selected.includes('bookworm'))
-      timings.modulesMs = run('bash', [join(SCRIPTS, 'build-modules.sh'), 'bookworm']).ms;
-    timings.initrdMs = run('bash', [join(SCRIPTS, 'build-initramfs.sh'), '--no-node']).ms;
-    if (process.env.KT_SKIP_NODE !== '1') timings.initrdMs += run('bash', [join(SCRIPTS, 'build-initramfs.sh')]).ms;
-
-    const boots = selected.flatMap(plan);
-    // Longest boots first so that the pool ends evenly.
-    boots.sort((a, b) => (a.initrd === b.initrd ? 0 : a.initrd === 'full' ? -1 : 1));
-    // Console + KT logs of every boot of the last run stay here for debugging.
-    const outRoot = process.env.KT_RUNS_DIR ?? join(CACHE, 'runs');
-    rmSync(outRoot, { recursive: true, force: true });
-    mkdirSync(outRoot, { recursive: true });
-    const t0 = performance.now();
-    const results = await runPool(boots, outRoot, timings.jobs);
-    timings.bootsMs = performance.now() - t0;
-    timings.boots = results.length;
-    for (const s of selected.filter((x) => !unavailable.has(x)))
-      reports.set(
-        s,
-        evaluate(
-          s,
-          results.filter((r) => r.series === s),
-        ),
+  console.log('\nopt-out: KT_SKIP_KERNEL=1: the real-kernel tests (QEMU) were NOT run\n');
+} else if (cannotRun !== null) {
+  // Not a skip: a machine that cannot boot the kernels must not look like one that passed.
+  describe('real kernels under QEMU', () => {
+    it('can run here', () => {
+      throw new Error(
+        `cannot run the real-kernel tests: ${cannotRun}. Install what is missing, or opt out explicitly with KT_SKIP_KERNEL=1.`,
       );
-  });
-
-  afterAll(() => {
-    if (process.env.KT_CAPTURE_ORACLE && captured.size > 0) {
-      const rows = [...captured].map(([k, text]) => `${k}\t${text}`);
-      const order = (r: string) => r.split('\t').slice(0, 3);
-      rows.sort((a, b) => {
-        const [ka, va, ta] = order(a);
-        const [kb, vb, tb] = order(b);
-        return ka.localeCompare(kb, 'en', { numeric: true }) || Number(va) - Number(vb) || ta.localeCompare(tb);
-      });
-      const head =
-        '# kernel\tvalue\tkind\texact text the kernel printed (Debian cloud kernels booted in QEMU by npm run test:kernel with KT_CAPTURE_ORACLE; value written to /proc/sys/kernel/tainted, then a sysrq-l backtrace header read from the console)';
-      writeFileSync(process.env.KT_CAPTURE_ORACLE, `${head}\n${rows.join('\n')}\n`);
-    }
-    if (reports.size === 0) return;
-    const text = table();
-    console.log(`\n${text}\n`);
-    try {
-      writeFileSync(join(CACHE, 'last-report.txt'), `${text}\n`);
-    } catch {}
-  });
-
-  describe.each(selected)('%s', (series) => {
-    // A sweep release the archive no longer carries: nothing was booted (the table says so).
-    const gate = (ctx: { skip: () => void }) => {
-      if (unavailable.has(series)) ctx.skip();
-    };
-    it('boots every guest and gets complete KT output', (ctx) => {
-      gate(ctx);
-      expect(countOf(series, 'boot')).toBeGreaterThan(0);
-      expect(failuresOf(series, 'boot')).toEqual([]);
     });
-    it.skipIf(isSweep(series))(
-      'prints the oracle Tainted: header (and 6.11+ verbose line) for every oracle value',
-      (ctx) => {
+  });
+} else if (selected.length === 0) {
+  describe('real kernels under QEMU', () => {
+    it('has a kernel to boot', () => {
+      throw new Error(
+        `KT_KERNELS=${process.env.KT_KERNELS} names no known series (${known.join(', ')}); unset it, or opt out with KT_SKIP_KERNEL=1`,
+      );
+    });
+  });
+}
+
+if (!optedOut && cannotRun === null && selected.length > 0)
+  describe('real kernels under QEMU', () => {
+    beforeAll(async () => {
+      const main = selected.filter((s) => !isSweep(s));
+      if (main.length) timings.fetchMs = run('bash', [join(SCRIPTS, 'fetch-kernels.sh'), ...main]).ms;
+      for (const s of selected.filter(isSweep)) {
+        const t0 = performance.now();
+        const r = spawnSync('bash', [join(SCRIPTS, 'fetch-kernels.sh'), s], { cwd: REPO, encoding: 'utf8' });
+        timings.fetchMs += performance.now() - t0;
+        if (r.status === 3) unavailable.add(s);
+        else if (r.status !== 0) throw new Error(`fetch-kernels.sh ${s} failed (${r.status}):\n${r.stdout}${r.stderr}`);
+      }
+      const mods = needModules.filter((s) => !unavailable.has(s));
+      if (mods.length) timings.modulesMs = run('bash', [join(SCRIPTS, 'build-modules.sh'), ...mods]).ms;
+      timings.initrdMs = run('bash', [join(SCRIPTS, 'build-initramfs.sh'), '--no-node']).ms;
+      if (process.env.KT_SKIP_NODE !== '1') timings.initrdMs += run('bash', [join(SCRIPTS, 'build-initramfs.sh')]).ms;
+
+      // KT_BOOTS=attrib,node: only the boots with these labels (a focused run while developing; the
+      // tests of the boots left out then fail for want of records).
+      const only = process.env.KT_BOOTS?.split(',').filter(Boolean);
+      const boots = selected.flatMap(plan).filter((b) => !only || only.some((l) => b.label.startsWith(l)));
+      // Longest boots first so that the pool ends evenly.
+      boots.sort((a, b) => (a.initrd === b.initrd ? 0 : a.initrd === 'full' ? -1 : 1));
+      // Console + KT logs of every boot of the last run stay here for debugging.
+      const outRoot = process.env.KT_RUNS_DIR ?? join(CACHE, 'runs');
+      rmSync(outRoot, { recursive: true, force: true });
+      mkdirSync(outRoot, { recursive: true });
+      const t0 = performance.now();
+      const results = await runPool(boots, outRoot, timings.jobs);
+      timings.bootsMs = performance.now() - t0;
+      timings.boots = results.length;
+      for (const s of selected.filter((x) => !unavailable.has(x)))
+        reports.set(
+          s,
+          evaluate(
+            s,
+            results.filter((r) => r.series === s),
+          ),
+        );
+    });
+
+    afterAll(() => {
+      if (process.env.KT_CAPTURE_ORACLE && captured.size > 0) {
+        const rows = [...captured].map(([k, text]) => `${k}\t${text}`);
+        const order = (r: string) => r.split('\t').slice(0, 3);
+        rows.sort((a, b) => {
+          const [ka, va, ta] = order(a);
+          const [kb, vb, tb] = order(b);
+          return ka.localeCompare(kb, 'en', { numeric: true }) || Number(va) - Number(vb) || ta.localeCompare(tb);
+        });
+        const head =
+          '# kernel\tvalue\tkind\texact text the kernel printed (Debian cloud kernels booted in QEMU by npm run test:kernel with KT_CAPTURE_ORACLE; value written to /proc/sys/kernel/tainted, then a sysrq-l backtrace header read from the console)';
+        writeFileSync(process.env.KT_CAPTURE_ORACLE, `${head}\n${rows.join('\n')}\n`);
+      }
+      if (reports.size === 0) return;
+      const text = table();
+      console.log(`\n${text}\n`);
+      try {
+        writeFileSync(join(CACHE, 'last-report.txt'), `${text}\n`);
+      } catch {}
+    });
+
+    describe.each(selected)('%s', (series) => {
+      // A sweep release the archive no longer carries: nothing was booted (the table says so).
+      const gate = (ctx: { skip: () => void }) => {
+        if (unavailable.has(series)) ctx.skip();
+      };
+      it('boots every guest and gets complete KT output', (ctx) => {
+        gate(ctx);
+        expect(countOf(series, 'boot')).toBeGreaterThan(0);
+        expect(failuresOf(series, 'boot')).toEqual([]);
+      });
+      it.skipIf(isSweep(series))(
+        'prints the oracle Tainted: header (and 6.11+ verbose line) for every oracle value',
+        (ctx) => {
+          gate(ctx);
+          const r = reports.get(series);
+          expect(countOf(series, 'oracle')).toBeGreaterThan(0);
+          expect(failuresOf(series, 'oracle')).toEqual([]);
+          if (r?.oracle && !r.oracle.includes('soft')) expect(r.oracleMatched).toBe(r.oracleRows);
+        },
+      );
+      it('reads back the OR of all writes, ignoring bits >= the flag count', (ctx) => {
+        gate(ctx);
+        expect(countOf(series, 'readback')).toBeGreaterThan(0);
+        expect(failuresOf(series, 'readback')).toEqual([]);
+      });
+      it('prints headers consistent with the flag table for every value seen', (ctx) => {
+        gate(ctx);
+        expect(failuresOf(series, 'model')).toEqual([]);
+      });
+      it('formatTaint for this release gives the same bytes, and parseTaint reads them back', (ctx) => {
+        gate(ctx);
+        expect(countOf(series, 'lib')).toBeGreaterThan(0);
+        expect(failuresOf(series, 'lib')).toEqual([]);
+      });
+      it.skipIf(series !== 'bookworm' && series !== 'trixie')('out-of-tree modules set O+E, P and W', (ctx) => {
+        gate(ctx);
+        expect(countOf(series, 'modules')).toBeGreaterThan(0);
+        expect(failuresOf(series, 'modules')).toEqual([]);
+      });
+      describe.skipIf(!withModules(series) || process.env.KT_SKIP_NODE === '1')('attribution', () => {
+        const cat = (c: string) => (ctx: { skip: (note?: string) => void }) => {
+          gate(ctx);
+          expect(failuresOf(series, 'attrib-boot')).toEqual([]);
+          expect(failuresOf(series, c)).toEqual([]);
+          const pending = pendingOf(series, c);
+          if (pending.length) {
+            console.log(`${series}: PENDING (API not in the package yet): ${pending.join('; ')}`);
+            ctx.skip(`pending: ${pending.join('; ')}`);
+          }
+          expect(countOf(series, c)).toBeGreaterThan(0);
+        };
+        it(
+          "user write of U by a child: trigger 'watchpoint', actor = the child, cause user-write",
+          cat('attrib-watchpoint'),
+        );
+        it('insmod kt_prop: P (O E) with actor insmod and cause module kt_prop', cat('attrib-module'));
+        it('insmod kt_warn: W with cause warning in kt_warn, actor incidental', cat('attrib-warning'));
+        it("triggers: ['kmsg'] only: W through the log (the kernel's own WARN banner)", cat('attrib-kmsg'));
+        it('explainTaint() in a fresh process: each bit its cause, since within 2 s', cat('attrib-explain'));
+        it('unprivileged with dmesg_restrict=1: works without perf, says why, never throws', cat('attrib-unpriv'));
+        it('close() leaves no perf fds, kprobe_events and tracefs instances unchanged', cat('attrib-close'));
+      });
+      it('the package inside the guest agrees with the live kernel', (ctx) => {
         gate(ctx);
         const r = reports.get(series);
-        expect(countOf(series, 'oracle')).toBeGreaterThan(0);
-        expect(failuresOf(series, 'oracle')).toEqual([]);
-        if (r?.oracle && !r.oracle.includes('soft')) expect(r.oracleMatched).toBe(r.oracleRows);
-      },
-    );
-    it('reads back the OR of all writes, ignoring bits >= the flag count', (ctx) => {
-      gate(ctx);
-      expect(countOf(series, 'readback')).toBeGreaterThan(0);
-      expect(failuresOf(series, 'readback')).toEqual([]);
-    });
-    it('prints headers consistent with the flag table for every value seen', (ctx) => {
-      gate(ctx);
-      expect(failuresOf(series, 'model')).toEqual([]);
-    });
-    it('formatTaint for this release gives the same bytes, and parseTaint reads them back', (ctx) => {
-      gate(ctx);
-      expect(countOf(series, 'lib')).toBeGreaterThan(0);
-      expect(failuresOf(series, 'lib')).toEqual([]);
-    });
-    it.skipIf(series !== 'bookworm')('out-of-tree modules set O+E, P and W', (ctx) => {
-      gate(ctx);
-      expect(countOf(series, 'modules')).toBeGreaterThan(0);
-      expect(failuresOf(series, 'modules')).toEqual([]);
-    });
-    it('the package inside the guest agrees with the live kernel', (ctx) => {
-      gate(ctx);
-      const r = reports.get(series);
-      if (!r || r.notes.some((n) => n.startsWith('node guest skipped'))) ctx.skip();
-      expect(failuresOf(series, 'node')).toEqual([]);
-    });
-    it('watchTaint reports every change (trigger + latency in the table)', (ctx) => {
-      gate(ctx);
-      if (countOf(series, 'watch') === 0) ctx.skip();
-      expect(failuresOf(series, 'watch')).toEqual([]);
+        if (!r || r.notes.some((n) => n.startsWith('node guest skipped'))) ctx.skip();
+        expect(failuresOf(series, 'node')).toEqual([]);
+      });
+      it('watchTaint reports every change (trigger + latency in the table)', (ctx) => {
+        gate(ctx);
+        if (countOf(series, 'watch') === 0) ctx.skip();
+        expect(failuresOf(series, 'watch')).toEqual([]);
+      });
     });
   });
-});

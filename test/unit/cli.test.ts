@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseTaint } from '../../lib/parse.js';
 import { ROOT } from '../helpers/reference.js';
 import { taintFile, tempDir } from '../helpers/tmp.js';
 
@@ -45,7 +46,7 @@ describe('kernel-taint CLI', () => {
     expect(JSON.parse(r.out).names).toEqual(['TECH_PREVIEW']);
   });
 
-  it('parses a log from stdin, oldest first, beside the current value', () => {
+  it('parses a log from stdin, oldest first, then the verdict for the log, then this host', () => {
     const log = [
       '[ 10.0] CPU: 0 PID: 1 Comm: a Tainted: G           O       6.1.0 #1',
       'noise',
@@ -56,15 +57,59 @@ describe('kernel-taint CLI', () => {
     const lines = r.out.trim().split('\n');
     expect(lines[0]).toBe('line 1 header (kernel 6.1.0, comm a): Tainted: [O]=OOT_MODULE');
     expect(lines[1]).toBe('line 3 header (kernel 6.1.0, comm b): Tainted: [W]=WARN, [O]=OOT_MODULE');
-    expect(lines[2]).toBe('Now: Not tainted');
+    expect(lines[2]).toBe(
+      'Log: Tainted: [W]=WARN, [O]=OOT_MODULE (newest report line 3; 2 reports; worst: stability at line 3)',
+    );
+    expect(lines[3]).toBe('This host now: Not tainted');
   });
 
-  it('parses a file argument', () => {
+  it('parses a file argument, --json as one compact line per report', () => {
     const f = join(tempDir(), 'dmesg.txt');
-    writeFileSync(f, 'x Not tainted 6.1.0 #1\n');
-    const r = cli(['parse', f, '--json']);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).reports[0]).toMatchObject({ kind: 'header', release: '6.1.0' });
+    writeFileSync(
+      f,
+      'x Not tainted 6.1.0 #1\nModules linked in: foo(PO) bar\nCPU: 0 PID: 1 Comm: a Tainted: [H]=KILLSWITCH\n',
+    );
+    const r = cli(['parse', f, '--json', '--path', taintFile('4096')]);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type)).toEqual(['report', 'report', 'report', 'verdict', 'host']);
+    expect(lines[0]).toMatchObject({ kind: 'header', release: '6.1.0', tainted: false, flags: [] });
+    expect(lines[1]).toMatchObject({
+      kind: 'modules',
+      modules: [{ name: 'foo', letters: 'PO' }],
+      flags: [
+        { letter: 'P', bit: 0, name: 'PROPRIETARY_MODULE' },
+        { letter: 'O', bit: 12, name: 'OOT_MODULE' },
+      ],
+    });
+    expect(lines[1]).not.toHaveProperty('flags.0.description');
+    expect(lines[2]).toMatchObject({ kind: 'verbose', unknownLetters: ['H'], unknownNames: { H: 'KILLSWITCH' } });
+    expect(lines[3]).toMatchObject({ reports: 3, tainted: true, newestLine: 3 });
+    expect(lines[4]).toMatchObject({ state: { value: 4096, flags: [{ letter: 'O' }] } });
+    expect(r.code).toBe(1);
+  });
+
+  it("exits like parseTaint() answers, on the issue's logs", () => {
+    const logs = [
+      'Tainted: [P]=PROPRIETARY_MODULE\nCPU: 0 PID: 1 Comm: a Not tainted 6.1.0 #1',
+      "CPU: 0 PID: 1 Comm: a Tainted: P        W  O      6.1.0 #1\nRaw taint value as int/string: 0/'G'",
+      'Pid: 912, comm: X Tainted: G            3.1.0-0.rc9.git0.0.fc16.x86_64 #1',
+      'The kernel is Tainted: yes',
+    ];
+    for (const log of logs) {
+      const r = cli(['parse', '--path', taintFile('0')], { input: log });
+      expect(r.code, log).toBe(parseTaint(log)?.tainted ? 1 : 0);
+    }
+    expect(cli(['parse', '--path', taintFile('0')], { input: logs[2] }).code).toBe(1);
+  });
+
+  it('reports a missing file and a bad profile as coded errors, without a stack', () => {
+    const r = cli(['parse', '/nonexistent/dmesg']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/ENOENT/);
+    expect(r.err).not.toMatch(/\n\s+at /);
   });
 
   it('exits 2 with a message on errors and bad usage', () => {

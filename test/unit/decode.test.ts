@@ -136,7 +136,9 @@ describe('TAINT_FLAGS', () => {
     const at = (bit: number) =>
       TAINT_FLAGS.filter((f) => f.bit === bit).map((f) => `${f.letter}:${f.profiles.join('+')}`);
     expect(at(29)).toEqual(expect.arrayContaining(['T:rhel6+rhel7', 't:rhel8']));
-    expect(at(31)).toEqual(expect.arrayContaining(['u:rhel9', 'n:suse']));
+    expect(at(31)).toEqual(expect.arrayContaining(['u:rhel9+rhel10', 'n:suse', 'X:suse-legacy']));
+    expect(at(30)).toEqual(expect.arrayContaining(['u:rhel8', 'N:suse-legacy']));
+    expect(at(26)).toEqual(['p:rhel10']);
     const peios = TAINT_FLAGS.filter((f) => f.unreachableIn.includes('peios')).map((f) => f.letter);
     expect(peios).toEqual(['F', 'R', 'K']);
   });

@@ -1,12 +1,13 @@
 // explainTaint(): the value, the module list and the kernel log from its first
 // record, on fixture rings built from real console logs (test/fixtures/kmsg).
-import { closeSync, constants, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { explainTaint, KMSG_PATH, scanKernelLog } from '../../lib/explain.js';
 import { tempDir, writeValue } from '../helpers/fs.js';
+import { bits, moduleTree } from '../helpers/modules.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 const BOOT = Date.UTC(2026, 11, 2, 5, 0, 0);
@@ -23,17 +24,8 @@ function value(v: number): string {
   return p;
 }
 
-function sysModules(entries: Record<string, string>): string {
-  const dir = join(tmp.dir, 'module');
-  mkdirSync(dir, { recursive: true });
-  for (const [name, taint] of Object.entries(entries)) {
-    mkdirSync(join(dir, name));
-    writeFileSync(join(dir, name, 'taint'), `${taint}\n`);
-  }
-  return dir;
-}
-
-const bit = (...letters: string[]) => letters.reduce((v, l) => v | (1 << 'PFSRMBUDAWCIOELKXTNJ'.indexOf(l)), 0) >>> 0;
+const sysModules = (entries: Record<string, string>) => moduleTree(tmp.dir, entries);
+const bit = bits;
 
 describe('explainTaint on the 6.1 ring (old WARN banner)', () => {
   it('gives each set bit its first record, time, cause and actor', () => {

@@ -36,11 +36,49 @@ describe('formatTaint', () => {
     );
   });
 
-  it('prints Not tainted for 0 and for bits the kernel does not define', () => {
+  it('prints Not tainted only for 0: any other mask is Tainted, as print_tainted() does', () => {
     expect(formatTaint(0, { kernel: '6.1.0' })).toBe('Not tainted');
-    expect(formatTaint(1 << 19, { kernel: '6.1.0' })).toBe('Not tainted');
+    // A bit the release does not define still makes the kernel print its position string.
+    expect(formatTaint(1 << 19, { kernel: '6.1.0' })).toBe(`Tainted: G${' '.repeat(18)}`);
+    expect(formatTaint(2 ** 20, { kernel: '6.15.0' })).toBe(`Tainted: G${' '.repeat(19)}`);
+    expect(formatTaint(2 ** 31, { kernel: '7.2.13' })).toBe(`Tainted: G${' '.repeat(19)}`);
+    expect(formatTaint(2 ** 20, { kernel: '7.2.13', verbose: true })).toBe('Tainted: ');
     expect(formatTaint(1 << 19, { kernel: '6.15.0' })).toBe('Tainted: G                  J');
     expect(formatTaint((1 << 19) | 1, { kernel: '6.14.0' })).toBe('Tainted: P                  ');
+    // What the kernel prints for such masks parses back as tainted, its value unknown.
+    const s = parseTaint(`CPU: 0 PID: 1 Comm: t ${formatTaint(2 ** 20, { kernel: '6.15.0' })} 6.15.0 #1`);
+    expect(s).toMatchObject({ tainted: true, unknownValue: true, value: 0 });
+  });
+
+  it('prints SUSE bit 31 after the mainline positions, in the era the release belongs to', () => {
+    const sle15sp4 = '5.14.21-150400.24.11-default';
+    expect(formatTaint(2 ** 31, { kernel: sle15sp4 })).toBe(`Tainted: G${' '.repeat(17)}n`);
+    expect(formatTaint(2 ** 31 + 1, { kernel: sle15sp4 })).toBe(`Tainted: P${' '.repeat(17)}n`);
+    // 5.14 prints 18 mainline positions (X is bit 16, T bit 17), then n.
+    expect(formatTaint(2 ** 31 + 2 ** 16, { kernel: sle15sp4 })).toBe(`Tainted: G${' '.repeat(15)}X n`);
+    // SLE 12 SP5 (4.12): N at bit 30 and X at bit 31, both after the 16 mainline positions 4.12 prints.
+    const sle12 = '4.12.14-122.37-default';
+    expect(formatTaint(2 ** 30, { kernel: sle12 })).toBe(`Tainted: G${' '.repeat(15)}N `);
+    expect(formatTaint(2 ** 31 + 1, { kernel: sle12 })).toBe(`Tainted: P${' '.repeat(15)} X`);
+    // Parsing the same strings gives the values back, the era picked from the release.
+    expect(parseTaint(`Comm: x Tainted: G${' '.repeat(15)}N  ${sle12} #1`)?.names).toEqual(['NO_SUPPORT']);
+    expect(parseTaint(`Comm: x Tainted: G${' '.repeat(15)}N  ${sle12} #1`)?.value).toBe(2 ** 30);
+    expect(parseTaint(`Comm: x Tainted: P${' '.repeat(15)} X ${sle12} #1`)?.value).toBe(2 ** 31 + 1);
+    expect(parseTaint(`Comm: x Tainted: G${' '.repeat(17)}n ${sle15sp4} #1`)?.value).toBe(2 ** 31);
+    expect(parseTaint(`Comm: x Tainted: G${' '.repeat(17)}n ${sle15sp4} #1`)?.profile).toBe('suse');
+  });
+
+  it('formats RHEL 10: p at 26, h at 27, u at 31, pads unused bits with -', () => {
+    const el10 = '6.12.0-55.9.1.el10_0.x86_64';
+    const text = formatTaint(2 ** 26 + 2 ** 27 + 2 ** 31 + 2 ** 9, { kernel: el10 });
+    expect(text).toBe(`Tainted: G        W          ------ph---u`);
+    expect(parseTaint(`Comm: x ${text} ${el10} #1`)?.names).toEqual([
+      'WARN',
+      'PARTNER_SUPPORTED',
+      'HARDWARE_UNSUPPORTED',
+      'UNPRIVILEGED_BPF',
+    ]);
+    expect(formatTaint(2 ** 26, { kernel: el10, verbose: true })).toBe('Tainted: [p]=PARTNER_SUPPORTED');
   });
 
   it('defaults to the newest mainline kernel', () => {

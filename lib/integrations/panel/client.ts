@@ -208,6 +208,13 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
       card.append(top);
       card.append(el('p', 'kt-desc', f.description));
       card.append(el('p', 'kt-why', f.message));
+      const ev = f.evidence;
+      if (ev) {
+        const parts = [ev.sinceText, `cause: ${ev.cause ?? 'unknown'}`];
+        if (ev.actor) parts.push(`actor: ${ev.actor}`);
+        card.append(el('p', 'kt-evidence', parts.join(' · '), 'evidence'));
+        if (ev.line) card.append(el('code', 'kt-line', ev.line));
+      }
       flagsBody.append(card);
     }
 

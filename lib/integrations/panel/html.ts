@@ -42,6 +42,7 @@ font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-seri
 .kt-cat{font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 6px}
 .kt-bit{font-size:12px;color:var(--muted);margin-left:auto}
 .kt-desc{margin:6px 0 2px}
+.kt-evidence{margin:2px 0;color:var(--muted)}.kt-line{display:block;white-space:pre-wrap;word-break:break-all;font-size:.85em}
 .kt-why{margin:0;color:var(--muted);font-size:12px}
 .kt-modules{list-style:none;padding:0;margin:0;display:flex;gap:8px;flex-wrap:wrap}
 .kt-module{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:4px 10px;display:flex;gap:8px;align-items:center}

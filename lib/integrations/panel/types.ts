@@ -17,6 +17,25 @@ export interface PanelFlag {
   message: string;
   /** Modules that carry it. */
   modules: string[];
+  /** Since when, why and by whom, when the source's changes carried evidence (`TaintChange.evidence`). */
+  evidence?: PanelEvidence | null;
+}
+
+/** A flag's evidence, as text (see `explainTaint()`). */
+export interface PanelEvidence {
+  /** ISO 8601 when known. */
+  since: string | null;
+  /** Seconds after boot, when known. */
+  sinceBoot: number | null;
+  /** `since 2026-12-02 06:01:02 (12.0 s after boot)` (server local time). */
+  sinceText: string;
+  /** `module kt_prop [POE]: out of tree, unsigned`, `WARN at mm/slub.c:123`, or null when unknown. */
+  cause: string | null;
+  /** The kernel log line. */
+  line: string | null;
+  /** `insmod, pid 117 (the process that caused it; from the watchpoint)`, or null. */
+  actor: string | null;
+  source: string;
 }
 
 /** A loaded module that taints the kernel. */

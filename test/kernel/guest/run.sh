@@ -1,6 +1,6 @@
 #!/bin/sh
 # Guest test driver: runs the steps named by kt.run=step[,step...] on the kernel command line
-# (shell = taint.sh, modules = modules.sh, node = guest.mjs). Default: shell.
+# (shell = taint.sh, modules = modules.sh, node = guest.mjs, attrib = attrib.mjs). Default: shell.
 . /test/lib.sh
 
 # Open the KT channel: prefer the second serial port (host: -serial file:...).
@@ -20,14 +20,16 @@ for step in $(echo "$run" | tr ',' ' '); do
 	case $step in
 	shell) sh /test/taint.sh ;;
 	modules) sh /test/modules.sh ;;
-	node)
+	node | attrib)
+		script=/test/guest.mjs
+		[ "$step" = attrib ] && script=/test/attrib.mjs
 		if [ -x /bin/node ]; then
 			# node opens $KT_OUT itself; one writeSync per record.
-			node /test/guest.mjs 3>&-
+			node "$script" 3>&-
 			rc=$?
-			[ $rc -eq 0 ] || kt_emit "{\"t\":\"error\",\"step\":\"node\",\"rc\":$rc}"
+			[ $rc -eq 0 ] || kt_emit "{\"t\":\"error\",\"step\":\"$step\",\"rc\":$rc}"
 		else
-			kt_emit '{"t":"skip","step":"node","skip":"node not in initramfs"}'
+			kt_emit "{\"t\":\"skip\",\"step\":\"$step\",\"skip\":\"node not in initramfs\"}"
 		fi
 		;;
 	*) kt_emit "{\"t\":\"error\",\"step\":$(json_str "$step"),\"error\":\"unknown step\"}" ;;

@@ -1,0 +1,175 @@
+// The kernel's own reports of who wrote the taint mask (native/attribution:
+// the 'watchpoint' and 'tracepoint' perf sources), turned into what a
+// TaintChange carries: `attribution` (what the kernel reported, as reported)
+// and `actor` (who was running, with the kind from attribution.md §4).
+// Nothing here guesses: a change gets an actor only from a report whose bits
+// are among the bits the change added.
+import type { TaintActor } from './types.js';
+
+/** The perf-based attribution sources. */
+export type AttributionSource = 'watchpoint' | 'tracepoint';
+export const ATTRIBUTION_SOURCES: readonly AttributionSource[] = Object.freeze(['watchpoint', 'tracepoint']);
+
+/** `watchTaint({ attribution })`: `auto` arms what this process may use; `off` arms nothing. */
+export type AttributionMode = 'auto' | 'off';
+
+/**
+ * Environment switch that turns the perf sources off for every watcher of the
+ * process, whatever the code asks: `KERNEL_TAINT_ATTRIBUTION=off`.
+ */
+export const ATTRIBUTION_ENV = 'KERNEL_TAINT_ATTRIBUTION';
+
+/** What one kernel report said about a write to the taint mask (or a tracepoint hit). */
+export interface TaintAttribution {
+  /** `watchpoint`: the hardware watchpoint on `tainted_mask` trapped the write; `tracepoint`: module_load / error_report_end fired. */
+  readonly via: AttributionSource;
+  /** The task running when the kernel reported it (thread group id and thread id); 0 = the idle task or interrupt context. */
+  readonly pid: number;
+  readonly tid: number;
+  readonly cpu: number;
+  /** `/proc/<pid>/task/<tid>/comm`, read when the report was drained; `null` when the task was gone (or pid 0). */
+  readonly comm: string | null;
+  /** `/proc/<pid>/exe` when readable (not for kernel threads, or without privilege). */
+  readonly exe: string | null;
+  readonly uid: number | null;
+  /** The kernel's perf clock (ns since boot) of the report. */
+  readonly timeNs: number;
+  /** The code that caused the write: first kernel frame outside taint/WARN/trap machinery (`proc_taint+0x14e`, `kt_warn_init+0x11 [kt_warn]`); for error_report_end the WARN caller. */
+  readonly site: string | null;
+  /** Watchpoint: the symbolized kernel callchain, innermost first (`add_taint+0x1a`, …). */
+  readonly stack: readonly string[];
+  /** Bits the report is about: added by the write (watchpoint), the module's taints (module_load), W or B (error report). */
+  readonly bits: number;
+  /** Watchpoint: the mask before and after the write; traps folded into this report (a WARN storm on a set bit adds none). */
+  readonly before?: number;
+  readonly after?: number;
+  readonly samples?: number;
+  /** Tracepoint: which one, and what it said. */
+  readonly event?: 'module_load' | 'error_report_end';
+  readonly module?: string;
+  readonly detector?: 'kfence' | 'kasan' | 'warning' | number;
+}
+
+/** Per attribution source: armed, or why not (the second argument of `'ready'`). */
+export interface AttributionStatus {
+  readonly source: AttributionSource;
+  readonly armed: boolean;
+  /** Why it is not armed (`"watchpoint: needs CAP_SYS_ADMIN"`), or a note on a partial arm; `null` when fully armed. */
+  readonly reason: string | null;
+}
+
+// Bits set by a process asking for it (module loads, sysctl writes, unsafe
+// parameters, fwctl, forced rmmod): P F R U C K O E X N J.
+const PROCESS_BITS =
+  (1 << 0) |
+  (1 << 1) |
+  (1 << 3) |
+  (1 << 6) |
+  (1 << 10) |
+  (1 << 12) |
+  (1 << 13) |
+  (1 << 15) |
+  (1 << 16) |
+  (1 << 18) |
+  (1 << 19);
+// Bits set by whatever task hit the problem: B D W L.
+const INCIDENTAL_BITS = (1 << 5) | (1 << 7) | (1 << 9) | (1 << 14);
+// Machine checks.
+const HARDWARE_BITS = 1 << 4;
+
+/** The actor kind for bits set together (attribution.md §4); a process bit wins over the others. */
+export function actorKind(bits: number): TaintActor['kind'] {
+  if (bits & PROCESS_BITS) return 'process';
+  if (bits & INCIDENTAL_BITS) return 'incidental';
+  if (bits & HARDWARE_BITS) return 'hardware';
+  return 'boot'; // S I A T and unknown bits: firmware, CPU quirks, the build
+}
+
+type RawCause = Record<string, string | number>;
+
+const DETECTORS = ['kfence', 'kasan', 'warning'] as const;
+
+function str(v: string | number | undefined): string | null {
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+function num(v: string | number | undefined): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+function hex(v: string | number | undefined): number | undefined {
+  if (typeof v !== 'string' || !/^0x[0-9a-f]{1,8}$/i.test(v)) return undefined;
+  return Number.parseInt(v, 16) >>> 0;
+}
+
+/** One native cause object (`causes.watchpoint` / `causes.tracepoint`) as a `TaintAttribution`; `null` when malformed. */
+export function attributionFrom(via: AttributionSource, c: RawCause | undefined): TaintAttribution | null {
+  if (c === undefined || c === null || typeof c !== 'object') return null;
+  const pid = num(c.pid);
+  const bits = num(c.bits);
+  if (pid === null || bits === null) return null;
+  const out: {
+    -readonly [K in keyof TaintAttribution]: TaintAttribution[K];
+  } = {
+    via,
+    pid,
+    tid: num(c.tid) ?? pid,
+    cpu: num(c.cpu) ?? -1,
+    comm: str(c.comm),
+    exe: str(c.exe),
+    uid: num(c.uid),
+    timeNs: num(c.timeNs) ?? 0,
+    site: str(c.site),
+    stack: typeof c.stack === 'string' && c.stack.length > 0 ? c.stack.split('\n') : [],
+    bits: bits >>> 0,
+  };
+  if (via === 'watchpoint') {
+    out.before = hex(c.before);
+    out.after = hex(c.after);
+    out.samples = num(c.samples) ?? 1;
+  } else {
+    if (c.event === 'module_load' || c.event === 'error_report_end') out.event = c.event;
+    if (str(c.module) !== null) out.module = c.module as string;
+    const d = num(c.detector);
+    if (d !== null) out.detector = DETECTORS[d] ?? d;
+  }
+  for (const k of Object.keys(out) as (keyof TaintAttribution)[]) if (out[k] === undefined) delete out[k];
+  return Object.freeze(out);
+}
+
+/**
+ * The reports that explain a change which added `added` bits: each source's
+ * latest report, kept only when its bits are among the added ones (a stale
+ * report about other bits is not this change's), the watchpoint first.
+ */
+export function attributionsFor(
+  causes: Record<string, RawCause> | null | undefined,
+  added: number,
+): readonly TaintAttribution[] {
+  if (!causes || added === 0) return [];
+  const out: TaintAttribution[] = [];
+  for (const via of ATTRIBUTION_SOURCES) {
+    const a = attributionFrom(via, causes[via]);
+    if (a !== null && (a.bits & added) !== 0) out.push(a);
+  }
+  return Object.freeze(out);
+}
+
+/** The actor of a change: from its first report, with the kind of the bits that report set. */
+export function actorFrom(attribution: readonly TaintAttribution[], added: number): TaintActor | null {
+  const a = attribution[0];
+  if (a === undefined) return null;
+  return Object.freeze({
+    kind: actorKind(a.bits & added),
+    pid: a.pid,
+    tid: a.tid,
+    comm: a.comm,
+    exe: a.exe,
+    uid: a.uid,
+    via: a.via,
+  });
+}
+
+/** Whether the environment turned attribution off for this process. */
+export function attributionDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env[ATTRIBUTION_ENV];
+  return v !== undefined && /^(off|0|false|no)$/i.test(v.trim());
+}
