@@ -57,18 +57,6 @@ describe('package entry points', () => {
     for (const n of Object.values(SUBPATHS).flat()) expect(core).not.toContain(n);
   });
 
-  it('importing the core and reading load at most 40 kB of JS (bench/startup.mjs times it)', () => {
-    const r = node([
-      '-e',
-      `const k = require(${JSON.stringify(PKG.name)}); try { k.readTaint(); } catch {}
-       const files = Object.keys(require.cache).filter((f) => f.includes('/dist/'));
-       console.log(JSON.stringify(files.map((f) => require('node:fs').statSync(f).size)))`,
-    ]);
-    const total = r.reduce((a: number, b: number) => a + b, 0);
-    expect(r.length).toBeGreaterThan(0);
-    expect(total).toBeLessThanOrEqual(40_000);
-  });
-
   it('importing the core loads no HTTP or network module (CJS and ESM)', () => {
     const check = `.filter((m) => /^NativeModule (https?|_http_\\w+|net|tls|child_process)$/.test(m))`;
     const cjs = node([
