@@ -19,30 +19,38 @@ const MAX_VALUE = 0xffff_ffff;
  * anything else: no taint bit exists at or above 32, and a negative number is
  * a signed result of `|`/`&` that must be turned unsigned (`>>> 0`) first.
  */
+const tooLarge = (text: string, content?: string) =>
+  new TaintValueError(
+    `taint value ${text} does not fit in 32 bits (0..${MAX_VALUE})`,
+    content !== undefined ? { content } : {},
+  );
+const negative = (text: string, content?: string) =>
+  new TaintValueError(
+    `taint value must be unsigned, got ${text} (a signed result of | or &: apply >>> 0 first)`,
+    content !== undefined ? { content } : {},
+  );
+
 export function toTaintValue(value: number | bigint | string): number {
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw new TaintValueError(`taint value must be an integer, got ${value}`);
-    if (value < 0) {
-      throw new TaintValueError(
-        `taint value must be unsigned, got ${value} (a signed result of | or &: apply >>> 0 first)`,
-      );
-    }
-    if (value > MAX_VALUE) throw new TaintValueError(`taint value ${value} does not fit in 32 bits`);
+    if (value < 0) throw negative(String(value));
+    if (value > MAX_VALUE) throw tooLarge(String(value));
     return value;
   }
   if (typeof value === 'bigint') {
-    if (value < 0n || value > BigInt(MAX_VALUE)) {
-      throw new TaintValueError(`taint value ${value} is outside 0..${MAX_VALUE}`);
-    }
+    if (value < 0n) throw negative(String(value));
+    if (value > BigInt(MAX_VALUE)) throw tooLarge(String(value));
     return Number(value);
   }
   if (typeof value === 'string') {
     const text = value.trim();
-    const m = /^(?:0[xX]([0-9a-fA-F]{1,8})|(\d{1,10}))$/.exec(text);
+    const m = /^(-?)(?:0[xX]([0-9a-fA-F]+)|(\d+))$/.exec(text);
     if (!m) throw new TaintValueError(`not a taint value: ${JSON.stringify(value.slice(0, 40))}`, { content: value });
-    const n = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number(m[2]);
-    if (n > MAX_VALUE) throw new TaintValueError(`taint value ${text} does not fit in 32 bits`, { content: value });
-    return n;
+    const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+    const big = m[2] !== undefined ? BigInt(`0x${m[2]}`) : BigInt(m[3]);
+    if (m[1] === '-' && big !== 0n) throw negative(shown, value);
+    if (big > BigInt(MAX_VALUE)) throw tooLarge(shown, value);
+    return Number(big);
   }
   throw invalidArg(`taint value must be a number, bigint or string, got ${typeof value}`);
 }

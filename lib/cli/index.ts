@@ -52,3 +52,36 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     return 2;
   }
 }
+
+/** Exit status when stdout is closed under us (`kernel-taint parse big.log | head -1`), as SIGPIPE would. */
+export const EXIT_EPIPE = 141;
+
+/**
+ * The `kernel-taint` binary: main() with the process guards. A closed stdout
+ * (EPIPE) exits quietly with EXIT_EPIPE; any error that escapes still prints
+ * one line, never a stack trace, and exits 2.
+ */
+export function run(argv: readonly string[]): void {
+  const quiet = (e: NodeJS.ErrnoException) => {
+    if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED') process.exit(EXIT_EPIPE);
+    throw e;
+  };
+  process.stdout.on('error', quiet);
+  // Nowhere left to report a broken stderr.
+  process.stderr.on('error', () => {});
+  const fatal = (e: unknown) => {
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code === 'EPIPE') process.exit(EXIT_EPIPE);
+    try {
+      process.stderr.write(`${errorLine(e)}\n`);
+    } catch {
+      // stderr is gone too.
+    }
+    process.exit(2);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  main(argv).then((code) => {
+    process.exitCode = code;
+  }, fatal);
+}

@@ -17,11 +17,13 @@ export interface OptionSpec {
   readonly short?: string;
   /** Placeholder of the value in --help (`FILE`, `MS`). */
   readonly arg?: string;
+  /** May be given more than once (the value is then an array). */
+  readonly multiple?: boolean;
   readonly help: string;
 }
 
 /** Parsed values, by long option name. */
-export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
+export type OptionValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 /** What a command's run() gets. */
 export interface CommandContext {
@@ -115,6 +117,25 @@ export function intOption(values: OptionValues, name: string, min: number, max: 
   return Number(v);
 }
 
+/** A repeatable string option: every value given, in order. */
+export function listOption(values: OptionValues, name: string): string[] {
+  const v = values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+/**
+ * `-1`, `-0x10`: a negative number is a value, not an option (no option is a
+ * digit), so `decode -1` reaches decodeTaint's message like `decode -- -1`.
+ */
+function numbersAsPositionals(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const head = end < 0 ? [...argv] : argv.slice(0, end);
+  const tail = end < 0 ? [] : argv.slice(end + 1);
+  const numbers = head.filter((a) => /^-\d/.test(a));
+  if (numbers.length === 0) return [...argv];
+  return [...head.filter((a) => !/^-\d/.test(a)), '--', ...numbers, ...tail];
+}
+
 /** A string option, or undefined. */
 export function stringOption(values: OptionValues, name: string): string | undefined {
   const v = values[name];
@@ -131,8 +152,14 @@ export interface ParsedCommandLine {
 }
 
 function optionConfig(specs: readonly OptionSpec[]) {
-  const config: Record<string, { type: 'boolean' | 'string'; short?: string }> = {};
-  for (const s of specs) config[s.name] = s.short ? { type: s.type, short: s.short } : { type: s.type };
+  const config: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = {};
+  for (const s of specs) {
+    config[s.name] = {
+      type: s.type,
+      ...(s.short ? { short: s.short } : {}),
+      ...(s.multiple ? { multiple: true } : {}),
+    };
+  }
   return config;
 }
 
@@ -147,7 +174,7 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: numbersAsPositionals(argv),
       options: optionConfig([...all.values()]),
       allowPositionals: true,
       strict: true,
@@ -166,7 +193,7 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
     named = true;
     positionals.splice(positionals.indexOf(first.value), 1);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (values.help || values.version) return { command, named, values, positionals, profile: undefined };
   if (!named && positionals.length > 0) throw new UsageError(`unknown command '${positionals[0]}'`);
   const allowed = new Set([...GLOBAL_OPTIONS, ...command.options].map((o) => o.name));
@@ -205,7 +232,9 @@ function usageFromParseArgs(e: Error & { code?: string }): Error {
 }
 
 function optionLines(specs: readonly OptionSpec[]): string[] {
-  const left = specs.map((s) => `${s.short ? `-${s.short}, ` : '    '}--${s.name}${s.arg ? ` ${s.arg}` : ''}`);
+  const left = specs.map(
+    (s) => `${s.short ? `-${s.short}, ` : '    '}--${s.name}${s.arg ? ` ${s.arg}` : ''}${s.multiple ? ' ...' : ''}`,
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   return specs.map((s, i) => `  ${left[i].padEnd(width)}${s.help}`);
 }

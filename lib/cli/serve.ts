@@ -8,10 +8,12 @@ import {
   intOption,
   JOURNAL_OPTIONS,
   journalOption,
+  listOption,
   PATH_OPTION,
   POLICY_OPTION,
   PROFILE_OPTION,
   stringOption,
+  UsageError,
 } from './options.js';
 
 const DEFAULT_PORT = 9523;
@@ -20,10 +22,20 @@ export const serve: Command = {
   name: 'serve',
   usage: `serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--policy FILE] [--baseline FILE] [--journal FILE]`,
   summary: 'panel at /, /health, /metrics, /events until Ctrl-C',
-  details: 'Listens on loopback unless --host says otherwise; anyone who can reach the port can read it.',
+  details:
+    'Listens on loopback unless --host says otherwise; anyone who can reach the port can read it. Requests\n' +
+    'whose Host header is not an IP address, localhost or a name given with --allowed-host get 421, on every\n' +
+    'bind address (a web page cannot read it through DNS rebinding).',
   options: [
     { name: 'port', type: 'string', arg: 'N', help: `TCP port (0: any free one; default ${DEFAULT_PORT})` },
     { name: 'host', type: 'string', arg: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
+    {
+      name: 'allowed-host',
+      type: 'string',
+      arg: 'NAME',
+      multiple: true,
+      help: 'also accept NAME in the Host header (repeatable; IP addresses and localhost always are)',
+    },
     INTERVAL_OPTION,
     POLICY_OPTION,
     BASELINE_OPTION,
@@ -36,6 +48,12 @@ export const serve: Command = {
     const port = intOption(values, 'port', 0, 65535) ?? DEFAULT_PORT;
     const interval = intOption(values, 'interval', 0, 0x7fff_ffff);
     const host = stringOption(values, 'host') ?? '127.0.0.1';
+    const allowedHosts = listOption(values, 'allowed-host');
+    if (allowedHosts.some((h) => h.trim() === '' || /[\s/@]/.test(h))) {
+      throw new UsageError(
+        `--allowed-host takes a host name, got '${allowedHosts.find((h) => h.trim() === '' || /[\s/@]/.test(h))}'`,
+      );
+    }
     const { loadTaintPolicy } = await import('../integrations/policy.js');
     const { serveTaint } = await import('../integrations/serve.js');
     const policyFile = stringOption(values, 'policy');
@@ -58,6 +76,7 @@ export const serve: Command = {
       const server = await serveTaint({
         host,
         port,
+        allowedHosts,
         source: watcher,
         policy: baselineFile ? { ...policy, onlyNewSinceBoot: true } : policy,
         ...(baselineFile ? { baselineFile } : {}),

@@ -1,8 +1,8 @@
 // `kernel-taint watch`: streams changes until Ctrl-C; --exec runs a command per change.
-import { spawn } from 'node:child_process';
 import { evidenceSummary } from '../explain-text.js';
 import type { FlagSelector } from '../types.js';
 import { type TaintChange, watchTaint } from '../watch.js';
+import { ExecRunner } from './exec.js';
 import { errorLine, stopSignal, untilAborted } from './io.js';
 import {
   type Command,
@@ -14,6 +14,7 @@ import {
   PATH_OPTION,
   PROFILE_OPTION,
   stringOption,
+  UsageError,
 } from './options.js';
 
 function changeJson(c: TaintChange): Record<string, unknown> {
@@ -60,10 +61,15 @@ export const watch: Command = {
   summary: 'stream changes until Ctrl-C; --exec runs CMD (sh -c) per change, JSON on its stdin',
   details:
     'Each change is one line (--json: one JSON object). --exec runs one command at a time, in order, with the\n' +
-    'change as JSON on stdin and in KERNEL_TAINT_SEQ, _VALUE, _LETTERS, _ADDED, _TRIGGER, _BOOT_ID.',
+    'change as JSON on stdin and in KERNEL_TAINT_SEQ, _VALUE, _LETTERS, _ADDED, _TRIGGER, _BOOT_ID. A run that\n' +
+    'takes longer than --exec-timeout is stopped (SIGTERM, SIGKILL 2 s later); at most --exec-queue changes\n' +
+    'wait, further ones are dropped and counted on stderr. On SIGTERM/SIGINT a running command gets 2 s to\n' +
+    'finish, then SIGTERM, then SIGKILL 2 s later.',
   options: [
     JSON_OPTION,
     { name: 'exec', type: 'string', arg: 'CMD', help: 'run CMD with sh -c once per change' },
+    { name: 'exec-timeout', type: 'string', arg: 'MS', help: 'stop a --exec run after MS (default 30000)' },
+    { name: 'exec-queue', type: 'string', arg: 'N', help: 'changes waiting for --exec at most (default 64)' },
     INTERVAL_OPTION,
     { name: 'filter', type: 'string', arg: 'W,D,...', help: 'only changes adding these bits, letters or names' },
     { name: 'ignore-initial', type: 'boolean', help: 'do not report the value found at start' },
@@ -79,6 +85,11 @@ export const watch: Command = {
       .map((s) => s.trim())
       .filter(Boolean);
     const exec = stringOption(values, 'exec');
+    const execTimeout = intOption(values, 'exec-timeout', 1, 0x7fff_ffff);
+    const execQueue = intOption(values, 'exec-queue', 1, 1_000_000);
+    if (!exec && (execTimeout !== undefined || execQueue !== undefined)) {
+      throw new UsageError('--exec-timeout and --exec-queue need --exec CMD');
+    }
     const path = stringOption(values, 'path');
     const openJournal = await journalOption(values, io, profile);
     const { signal, dispose } = stopSignal(io);
@@ -104,38 +115,27 @@ export const watch: Command = {
       throw e;
     }
     journal?.on('error', (e) => io.err(`kernel-taint: journal: ${e.message}`));
-    let queue = Promise.resolve();
-    const run = (c: TaintChange) => {
-      if (!exec) return;
-      const json = JSON.stringify(changeJson(c));
-      queue = queue.then(
-        () =>
-          new Promise<void>((resolve) => {
-            const child = spawn('/bin/sh', ['-c', exec], {
-              stdio: ['pipe', 'inherit', 'inherit'],
-              env: {
-                ...io.env,
-                KERNEL_TAINT_SEQ: String(c.seq),
-                KERNEL_TAINT_VALUE: String(c.current.value),
-                KERNEL_TAINT_LETTERS: c.current.letters,
-                KERNEL_TAINT_ADDED: c.added.map((f) => f.letter).join(''),
-                KERNEL_TAINT_TRIGGER: c.trigger,
-                KERNEL_TAINT_BOOT_ID: c.bootId ?? '',
-              },
-            });
-            child.stdin.on('error', () => {});
-            child.stdin.end(`${json}\n`);
-            child.on('error', (e) => {
-              io.err(`kernel-taint: --exec: ${e.message}`);
-              resolve();
-            });
-            child.on('close', (code, sig) => {
-              if (code !== 0) io.err(`kernel-taint: --exec exited with ${sig ?? code}`);
-              resolve();
-            });
-          }),
-      );
-    };
+    const runner = exec
+      ? new ExecRunner({
+          command: exec,
+          env: io.env,
+          ...(execTimeout !== undefined ? { timeout: execTimeout } : {}),
+          ...(execQueue !== undefined ? { maxQueue: execQueue } : {}),
+          report: io.err,
+        })
+      : null;
+    const run = (c: TaintChange) =>
+      runner?.push({
+        stdin: `${JSON.stringify(changeJson(c))}\n`,
+        env: {
+          KERNEL_TAINT_SEQ: String(c.seq),
+          KERNEL_TAINT_VALUE: String(c.current.value),
+          KERNEL_TAINT_LETTERS: c.current.letters,
+          KERNEL_TAINT_ADDED: c.added.map((f) => f.letter).join(''),
+          KERNEL_TAINT_TRIGGER: c.trigger,
+          KERNEL_TAINT_BOOT_ID: c.bootId ?? '',
+        },
+      });
     watcher.on('change', (c) => {
       io.out(values.json ? JSON.stringify(changeJson(c)) : changeLine(c));
       run(c);
@@ -148,7 +148,7 @@ export const watch: Command = {
     await untilAborted(signal);
     dispose();
     await watcher.close();
-    await queue;
+    await runner?.stop();
     await journal?.close();
     return 0;
   },

@@ -350,10 +350,9 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
     const ready0 = recs.find((r) => r.t === 'at-ready');
     const feat: Record<Feature, boolean> = {
       attribution: Array.isArray(ready0?.args?.[1]?.attribution),
-      evidence: recs.some(
-        (r) => r.t === 'at-event' && (r.events ?? []).some((e: KtRecord) => e.evidence !== undefined),
-      ),
-      explain: load?.explainTaint === true,
+      // On main since 115f02e (TaintChange.evidence, explainTaint): required, never pending.
+      evidence: true,
+      explain: true,
     };
     if (process.env.KT_REQUIRE_ATTRIBUTION === '1') for (const k of Object.keys(feat)) feat[k as Feature] = true;
     const pend = (needs: Feature[], cat: string, name: string, ok: boolean, detail?: unknown) => {
