@@ -11,8 +11,13 @@ export interface NativeSysError {
   errno: number;
   syscall: string;
   path: string;
-  /** Content errors: the file was read but holds no taint value. */
-  reason?: 'empty' | 'invalid' | 'range';
+  /**
+   * Content errors: the file was read but holds no taint value (`empty`,
+   * `invalid`, `range`: over 32 bits, `long`: over 32 bytes); `type`: the path
+   * is not a regular file (content names the type: `fifo`, `socket`, ...);
+   * `unused`: a trigger this watch cannot use (content says why).
+   */
+  reason?: 'empty' | 'invalid' | 'range' | 'long' | 'type' | 'unused';
   content?: string;
 }
 
@@ -31,8 +36,9 @@ export interface NativeBinding {
    * watch, stopped and joined by the last `watchRemove`). Opens `path`, arms the
    * requested triggers and reads the initial value synchronously. `callback`
    * runs on the JS thread only when the value (or the error) changed, at most
-   * once per change burst: `(trigger, value | error, kmsg)`. Throws `TypeError`
-   * on bad arguments; returns the error of the open or initial read.
+   * once per change burst: `(trigger, value | error, reported, causes)`.
+   * Throws `TypeError` on bad arguments; returns the error of the open or
+   * initial read.
    */
   watchAdd(options: NativeWatchOptions, callback: NativeWatchCallback): NativeWatchAdded | NativeSysError;
   /** Unregisters a watch; no callback for it runs afterwards. Returns whether it existed. */
@@ -54,22 +60,37 @@ export interface NativeWatchOptions {
   triggers: readonly NativeTrigger[];
   /** Poll/counter-check interval in ms; 0 disables the timer. */
   interval: number;
+  /** Bits whose appearance is reported (the watcher's filter); default all. */
+  mask?: number;
   /** Counter files to check (default /sys/kernel/warn_count and oops_count); tests point it at temp files. */
   counterPaths?: readonly string[];
 }
 
 /**
- * A delivery of the watch thread. `kmsg`: for a value (never an error), the
- * message text of the last taint-signalling `/dev/kmsg` record seen since this
- * watch's previous value delivery (record prefix and continuation lines
- * stripped, at most 512 bytes), whichever trigger noticed the change; `null`
- * when there was none or the watch has no active `kmsg` trigger.
+ * What the event sources knew about the cause of a change, by source name:
+ * `kmsg: { line }` is the message text of the last taint-signalling
+ * `/dev/kmsg` record (prefix and continuation lines stripped, at most 512
+ * bytes). Other sources (perf events) add their own fields.
+ */
+export type NativeCauses = { kmsg?: { line: string } } & Record<string, Record<string, string | number>>;
+
+/**
+ * A delivery of the watch thread. `reported`: a value change that adds a bit
+ * inside the watch's `mask` or drops any bit (the watcher emits `'change'`);
+ * other value deliveries only update the current value. `causes`: only on a
+ * reported change, the latest cause each source recorded since this watch's
+ * previous reported change, whichever trigger noticed it (a cause of an
+ * unreported delivery waits for the next reported one); `null` when none.
  */
 export type NativeWatchCallback = (
   trigger: NativeTrigger,
   result: number | NativeSysError,
-  kmsg: string | null,
+  reported: boolean,
+  causes: NativeCauses | null,
 ) => void;
+
+/** A requested trigger that could not be armed: why, as a system error or a reason. */
+export type NativeUnarmed = NativeSysError & { trigger: NativeTrigger };
 
 export interface NativeWatchAdded {
   id: number;
@@ -77,6 +98,8 @@ export interface NativeWatchAdded {
   value: number;
   /** The triggers actually armed (kmsg is skipped when unreadable, counters when absent...). */
   triggers: NativeTrigger[];
+  /** The requested triggers that are not armed, each with why. */
+  unarmed: NativeUnarmed[];
 }
 
 export interface NativeWatchStats {
@@ -100,6 +123,8 @@ export interface NativeWatchStats {
   kmsgRecords: number;
   kmsgMatches: number;
   kmsgOverruns: number;
+  /** Reads of an empty regular file held back for a re-read (a write caught between truncate and write). */
+  deferredEmpty: number;
 }
 
 function packageRoot(): string {

@@ -5,6 +5,7 @@ import type { NativeSysError } from './binding.js';
 export type KernelTaintErrorCode =
   | 'ERR_KERNEL_TAINT_UNSUPPORTED'
   | 'ERR_KERNEL_TAINT_INVALID_VALUE'
+  | 'ERR_KERNEL_TAINT_NOT_A_FILE'
   | 'ERR_KERNEL_TAINT_INVALID_ARG'
   | 'ERR_KERNEL_TAINT_UNKNOWN_FLAG'
   | 'ERR_KERNEL_TAINT_NO_VERBOSE'
@@ -35,6 +36,37 @@ export class TaintValueError extends KernelTaintError {
     this.name = 'TaintValueError';
     if (extra.path !== undefined) this.path = extra.path;
     if (extra.content !== undefined) this.content = extra.content;
+  }
+}
+
+/**
+ * The taint path names something other than a regular file (procfs and sysfs
+ * files are regular files): a FIFO, socket or device could block a read
+ * forever, so it is refused without reading. `fileType` names what it is.
+ */
+export class NotAFileError extends KernelTaintError {
+  readonly path: string;
+  readonly syscall: string;
+  readonly fileType: string;
+  constructor(path: string, fileType: string, syscall = 'open') {
+    super('ERR_KERNEL_TAINT_NOT_A_FILE', `${path} is a ${fileType}, not a regular file: refusing to read it`);
+    this.name = 'NotAFileError';
+    this.path = path;
+    this.syscall = syscall;
+    this.fileType = fileType;
+  }
+}
+
+/**
+ * An operation ended by its `AbortSignal`. Shaped like Node's own AbortError:
+ * `code` is the string `'ABORT_ERR'` (a DOMException's numeric `code` 20 is
+ * not), and the signal's reason is the `cause`.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
   }
 }
 
@@ -96,15 +128,29 @@ export function invalidArg(message: string): KernelTaintError {
  */
 export function fromNative(e: NativeSysError): Error {
   const path = e.path || undefined;
-  if (e.reason === 'empty') return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
-  if (e.reason !== undefined) {
-    const what = e.reason === 'range' ? 'a value that does not fit in 32 bits' : 'no decimal taint value';
-    return new TaintValueError(`${e.path} holds ${what}: ${JSON.stringify(e.content)}`, {
-      path: e.path,
-      ...(e.content !== undefined ? { content: e.content } : {}),
-    });
+  const content = { path: e.path, ...(e.content !== undefined ? { content: e.content } : {}) };
+  switch (e.reason) {
+    case undefined:
+      return systemError(e.errno, e.syscall, path);
+    case 'empty':
+      return new TaintValueError(`${e.path} is empty`, { path: e.path, content: '' });
+    case 'range':
+      return new TaintValueError(
+        `${e.path} holds a value that does not fit in 32 bits: ${JSON.stringify(e.content)}`,
+        content,
+      );
+    case 'long':
+      return new TaintValueError(
+        `${e.path} holds more than 32 bytes, which is no taint value: ${JSON.stringify(e.content)}...`,
+        content,
+      );
+    case 'type':
+      return new NotAFileError(e.path, e.content ?? 'special file', e.syscall || 'open');
+    case 'unused':
+      return invalidArg(e.content ?? 'unused');
+    default:
+      return new TaintValueError(`${e.path} holds no decimal taint value: ${JSON.stringify(e.content)}`, content);
   }
-  return systemError(e.errno, e.syscall, path);
 }
 
 /** A short description of a bad argument for messages: `42 (number)`, `null`, `an object`. */

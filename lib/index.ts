@@ -19,8 +19,10 @@ export { isSupported, unsupportedReason } from './binding.js';
 export { BOOT_ID_PATH, readBootId } from './boot-id.js';
 export { decodeTaint, resolveFlag } from './decode.js';
 export {
+  AbortError,
   KernelTaintError,
   type KernelTaintErrorCode,
+  NotAFileError,
   type SystemError,
   TaintValueError,
   UnsupportedError,
@@ -82,7 +84,9 @@ export {
   type TaintChange,
   TaintWatcher,
   type TaintWatcherEvents,
+  type UnarmedTrigger,
   WATCH_TRIGGERS,
+  type WatchReadyInfo,
   type WatchTaintOptions,
   type WatchTrigger,
   watchTaint,

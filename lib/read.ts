@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type NativeBinding, native } from './binding.js';
 import { stateOf } from './decode.js';
-import { fromNative, invalidArg } from './errors.js';
+import { describeValue, fromNative, invalidArg } from './errors.js';
 import { profileTable } from './flags.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import type { FlagSelector, Profile, TaintState } from './types.js';
@@ -27,6 +27,15 @@ const handles = new Map<string, number>();
 // function that ignores `this`) and the handle of the default sysctl.
 let fastRead: NativeBinding['readValue'] | null = null;
 let fastHandle = -1;
+
+/** @internal Validates a file path option: a non-empty string without NUL bytes (a NUL would cut it short). */
+export function checkPath(path: unknown, name = 'path'): string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw invalidArg(`${name} must be a non-empty string, got ${describeValue(path)}`);
+  }
+  if (path.includes('\0')) throw invalidArg(`${name} must not contain a NUL byte: ${JSON.stringify(path)}`);
+  return path;
+}
 
 function handleFor(path: string): number {
   const h = handles.get(path);
@@ -61,8 +70,7 @@ export function readTaintValue(opts?: ReadOptions): number {
     const v = fastRead(fastHandle);
     if (typeof v === 'number') return v;
   }
-  const path = opts?.path ?? TAINT_PATH;
-  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
+  const path = opts?.path === undefined ? TAINT_PATH : checkPath(opts.path);
   const b = native();
   const h = handleFor(path);
   const v = b.readValue(h);
@@ -73,8 +81,8 @@ export function readTaintValue(opts?: ReadOptions): number {
     }
     return v;
   }
-  // A descriptor can go stale (the file was replaced or removed): drop it so
-  // the next call opens the path again.
+  // The native reader re-opens a replaced file by itself; after a failure,
+  // drop the descriptor anyway so the next call starts from a fresh open.
   b.closeReader(h);
   handles.delete(path);
   if (path === TAINT_PATH) fastRead = null;
@@ -129,6 +137,9 @@ function hasTaintedChars(): boolean {
  * if (t.tainted) console.log(`${t}`); // Tainted: [W]=WARN
  */
 export function readTaint(opts: ReadTaintOptions = {}): ReadTaintState {
+  if (typeof opts !== 'object' || opts === null)
+    throw invalidArg(`readTaint options must be an object, got ${describeValue(opts)}`);
+  if (opts.charsPath !== undefined) checkPath(opts.charsPath, 'charsPath');
   const value = readTaintValue(opts);
   const profile = resolveProfile(opts.profile, detectProfile);
   const state = stateOf(value, profileTable(profile));

@@ -2,15 +2,22 @@
 // (native/watch_loop.h). The thread does the waiting, reading and comparing;
 // this side turns values into states, applies the filter and emits.
 import { EventEmitter } from 'node:events';
-import { type NativeBinding, type NativeSysError, type NativeTrigger, native } from './binding.js';
+import {
+  type NativeBinding,
+  type NativeCauses,
+  type NativeSysError,
+  type NativeTrigger,
+  type NativeUnarmed,
+  native,
+} from './binding.js';
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
-import { fromNative, invalidArg } from './errors.js';
+import { AbortError, fromNative, invalidArg } from './errors.js';
 import { changeEvidence, KMSG_PATH } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
-import { TAINT_PATH } from './read.js';
+import { checkPath, TAINT_PATH } from './read.js';
 import type { FlagSelector, Profile, ResolvedProfile, TaintEvidence, TaintFlag, TaintState } from './types.js';
 
 /** What can make the watcher re-read the taint value. */
@@ -26,15 +33,28 @@ export const DEFAULT_WATCH_INTERVAL = 5000;
 export interface WatchTaintOptions {
   /** File to watch instead of /proc/sys/kernel/tainted (tests, bind-mounted /proc). */
   path?: string;
-  /** Poll backstop (and counter check) interval in ms; `0` disables the timer. Default 5000. */
+  /**
+   * Interval in whole ms of the periodic checks: the `'poll'` re-read and the
+   * `'counter'` check (counters are also checked on every other wakeup);
+   * `0` disables the timer. Default 5000. With neither `'poll'` nor
+   * `'counter'` armed it has no effect, which `'ready'` reports.
+   */
   interval?: number;
   /** Do not report the value found at start as a `'change'` with trigger `initial`. */
   ignoreInitial?: boolean;
   /** Keep the process alive while the watcher is open (default `true`, like `fs.watch`). */
   persistent?: boolean;
-  /** Bits, letters or names: only these count as new. A change that adds only other bits is not emitted. */
+  /**
+   * Bits, letters or names: only these count as new. A change that adds only
+   * other bits is not emitted. Must name at least one flag (`[]` would watch
+   * nothing and is rejected); leave it out to watch every flag.
+   */
   filter?: FlagSelector[];
-  /** Triggers to arm (default all); the ones that could be armed are reported by `'ready'`. */
+  /**
+   * Triggers to arm (default all; `[]` is rejected). The armed ones are
+   * reported by `'ready'`, and the requested ones that could not be armed in
+   * its second argument, each with why.
+   */
   triggers?: WatchTrigger[];
   /** Closes the watcher when aborted. */
   signal?: AbortSignal;
@@ -68,8 +88,11 @@ export interface TaintChange {
   readonly modules: ChangeModules;
   /**
    * The kernel log line that preceded the change: the last `/dev/kmsg` message
-   * that signals a taint (`WARNING: CPU: …`, `Oops`, `BUG:`, `Machine check`,
-   * `soft lockup`, `Bad page`, `… taints kernel`, `… tainting kernel`) seen
+   * that signals a taint (a WARN banner in either format, `WARNING: CPU: 1 PID:
+   * 42 at …` up to ~6.18 or `WARNING: file:line at func, CPU#1: comm/pid`
+   * after; `Oops`, `BUG:`, `Machine check`, `soft lockup`, `Bad page`,
+   * `… taints kernel`, `… tainting kernel`, the other lines `explainTaint()`
+   * reads) seen
    * since this watcher's previous `'change'`, whichever trigger noticed this
    * one (a `W` found by the poll still carries its `WARNING` line). Record
    * prefix and continuation lines are stripped; cut at 512 bytes. `null` when
@@ -78,7 +101,8 @@ export interface TaintChange {
    *
    * @example
    * watcher.on('change', (c) => c.kmsg && log.warn(`kernel said: ${c.kmsg}`));
-   * // "WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2"
+   * // "WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2" (6.1)
+   * // "WARNING: mm/slub.c:123 at kfree+0x1/0x2, CPU#1: kworker/1:2/42" (7.x)
    */
   readonly kmsg: string | null;
   /**
@@ -93,10 +117,33 @@ export interface TaintChange {
   readonly evidence: readonly TaintEvidence[];
 }
 
+/** A requested trigger that could not be armed, and why. */
+export interface UnarmedTrigger {
+  readonly trigger: WatchTrigger;
+  /** A Node-style errno name (`EPERM`: `/dev/kmsg` unreadable without CAP_SYSLOG, `ENOENT`: no counter files before Linux 6.2, `ENOSPC`: inotify watch limit) or `ERR_KERNEL_TAINT_INVALID_ARG` (`poll` with `interval: 0`). */
+  readonly code: string;
+  readonly message: string;
+  /** The error itself (system errors carry `errno`, `syscall` and `path`). */
+  readonly error: Error;
+}
+
+/** The second argument of `'ready'`. */
+export interface WatchReadyInfo {
+  /** Every requested trigger that is not armed, with why; `[]` when all are armed. */
+  readonly unarmed: readonly UnarmedTrigger[];
+  /** The interval (ms) of the periodic checks that actually run (`poll` and/or `counter`); `0` when none does. */
+  readonly interval: number;
+  /** Plain-language notes about options that have no effect (e.g. an `interval` with neither `poll` nor `counter` armed). */
+  readonly notes: readonly string[];
+}
+
 /** Events of a `TaintWatcher`. */
 export interface TaintWatcherEvents {
-  /** The triggers are armed: a change from now on is seen. Carries the active triggers. */
-  ready: [triggers: WatchTrigger[]];
+  /**
+   * The triggers are armed: a change from now on is seen. Carries the active
+   * triggers, then what was requested but could not be armed, and why.
+   */
+  ready: [triggers: WatchTrigger[], info: WatchReadyInfo];
   change: [change: TaintChange];
   /** A read failed (path vanished, permission denied, not a taint value); Node-style `code`. Not repeated while the same error persists. */
   error: [error: Error];
@@ -138,6 +185,8 @@ export interface WatcherConfig {
   persistent: boolean;
   mask: number;
   triggers: WatchTrigger[];
+  /** `interval` was given by the caller (not the default). */
+  intervalGiven: boolean;
   signal: AbortSignal | undefined;
   profile: ResolvedProfile;
   counterPaths: string[] | undefined;
@@ -148,14 +197,22 @@ export interface WatcherConfig {
 
 function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
   if (typeof opts !== 'object' || opts === null) throw invalidArg('watchTaint options must be an object');
-  const path = opts.path ?? TAINT_PATH;
-  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path must be a non-empty string');
+  const path = opts.path === undefined ? TAINT_PATH : checkPath(opts.path);
   const interval = opts.interval ?? DEFAULT_WATCH_INTERVAL;
-  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0 || interval > 0x7fff_ffff) {
-    throw invalidArg(`interval must be a number of milliseconds >= 0 (0 disables polling), got ${String(interval)}`);
+  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 0 || interval > 0x7fff_ffff) {
+    throw invalidArg(
+      `interval must be a whole number of milliseconds in 0..2147483647 (0 disables polling), got ${String(interval)}`,
+    );
+  }
+  for (const key of ['ignoreInitial', 'persistent'] as const) {
+    const v = opts[key];
+    if (v !== undefined && typeof v !== 'boolean') throw invalidArg(`${key} must be a boolean, got ${String(v)}`);
   }
   const triggers = opts.triggers ?? [...WATCH_TRIGGERS];
   if (!Array.isArray(triggers)) throw invalidArg('triggers must be an array');
+  if (triggers.length === 0) {
+    throw invalidArg(`triggers must name at least one of ${WATCH_TRIGGERS.join(', ')} (leave it out for all)`);
+  }
   for (const t of triggers) {
     if (!WATCH_TRIGGERS.includes(t)) {
       throw invalidArg(`unknown trigger ${JSON.stringify(t)}: expected one of ${WATCH_TRIGGERS.join(', ')}`);
@@ -166,6 +223,9 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
   let mask = 0xffff_ffff;
   if (opts.filter !== undefined) {
     if (!Array.isArray(opts.filter)) throw invalidArg('filter must be an array of bits, letters or names');
+    if (opts.filter.length === 0) {
+      throw invalidArg('filter must name at least one flag (leave it out to watch every flag)');
+    }
     mask = 0;
     // Throws ERR_KERNEL_TAINT_UNKNOWN_FLAG for a selector that names nothing.
     for (const sel of opts.filter) mask = (mask | (1 << resolveIn(sel, table))) >>> 0;
@@ -179,6 +239,7 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
   ) {
     throw invalidArg('_counterPaths must be an array of paths');
   }
+  for (const p of counterPaths ?? []) checkPath(p, '_counterPaths');
   return {
     path,
     interval,
@@ -186,6 +247,7 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
     persistent: opts.persistent !== false,
     mask,
     triggers: [...new Set(triggers)],
+    intervalGiven: opts.interval !== undefined,
     signal,
     profile,
     counterPaths,
@@ -211,9 +273,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #seq = 0;
   #refd = false;
   #closed = false;
+  readonly #ready: WatchReadyInfo;
   #error: Error | null = null;
-  /** A kmsg line whose delivery emitted nothing (filtered, or back to the same value): goes with the next change. */
-  #heldKmsg: string | null = null;
   #closing: Promise<void> | undefined;
   readonly #onAbort = (): void => {
     void this.close();
@@ -226,12 +287,19 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     this.#cfg = cfg;
     this.#table = profileTable(cfg.profile);
     const r = binding.watchAdd(
-      { path: cfg.path, triggers: cfg.triggers, interval: cfg.interval, counterPaths: cfg.counterPaths },
-      (trigger, result, kmsg) => this.#onNative(trigger, result, kmsg),
+      {
+        path: cfg.path,
+        triggers: cfg.triggers,
+        interval: cfg.interval,
+        mask: cfg.mask,
+        ...(cfg.counterPaths ? { counterPaths: cfg.counterPaths } : {}),
+      },
+      (trigger, result, reported, causes) => this.#onNative(trigger, result, reported, causes),
     );
     if (!('id' in r)) throw fromNative(r);
     this.#id = r.id;
     this.#triggers = Object.freeze([...r.triggers]);
+    this.#ready = readyInfo(cfg, r.triggers, r.unarmed ?? []);
     this.#current = stateOf(r.value, this.#table);
     if (cfg.persistent) this.ref();
     cfg.signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -243,7 +311,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
         const previous = stateOf(0, this.#table);
         this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current), null);
       }
-      if (!this.#closed) this.emit('ready', [...this.#triggers]);
+      if (!this.#closed) this.emit('ready', [...this.#triggers], this.#ready);
     });
   }
 
@@ -265,6 +333,11 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   /** The triggers that are armed (the same list `'ready'` carries). */
   get triggers(): readonly WatchTrigger[] {
     return this.#triggers;
+  }
+
+  /** What `'ready'` carries as its second argument: unarmed triggers with why, the effective interval. */
+  get readyInfo(): WatchReadyInfo {
+    return this.#ready;
   }
 
   get closed(): boolean {
@@ -316,8 +389,15 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   }
 
   /**
-   * Yields each `TaintChange` (like `events.on`): ends when the watcher
-   * closes, throws on `'error'`. Breaking out detaches without closing.
+   * Yields each `TaintChange`. The iteration and the watcher end together: it
+   * ends when the watcher closes, and ending it closes the watcher, whether by
+   * `break`/`return` or by an `'error'` (thrown from the loop), so a loop that
+   * stopped never leaves a watcher holding the process open. To keep watching
+   * across read errors (a file that vanishes and comes back), listen to
+   * `'change'` and `'error'` instead.
+   *
+   * @example
+   * for await (const c of watchTaint({ ignoreInitial: true })) console.log(`${c.current}`);
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<TaintChange> {
     const queue: TaintChange[] = [];
@@ -342,6 +422,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       if (w) w.reject(error);
       else failure = { error };
       finish();
+      void this.close();
     };
     const onClose = (): void => finish();
     if (!done) {
@@ -364,7 +445,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       return: () => {
         queue.length = 0;
         finish();
-        return Promise.resolve({ value: undefined, done: true });
+        return this.close().then(() => ({ value: undefined, done: true as const }));
       },
       [Symbol.asyncIterator]: () => it,
     };
@@ -411,7 +492,14 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
 
   // Called from the native thread-safe function on the JS thread. A throwing
   // listener propagates to native code, which makes it an uncaught exception.
-  #onNative(trigger: NativeTrigger, result: number | NativeSysError, kmsg: string | null): void {
+  // The native side decides what is reported and which cause goes with it
+  // (native/watch_loop.h, "Attribution"); this side only decodes and emits.
+  #onNative(
+    trigger: NativeTrigger,
+    result: number | NativeSysError,
+    reported: boolean,
+    causes: NativeCauses | null,
+  ): void {
     if (this.#closed) return;
     if (typeof result !== 'number') {
       this.#error = fromNative(result);
@@ -423,26 +511,45 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       this.emit('recover');
       if (this.#closed) return;
     }
-    // The latest line since the previous 'change', even if a delivery in between emitted nothing.
-    const line = kmsg ?? this.#heldKmsg;
-    this.#heldKmsg = line;
     const previous = this.#current;
-    if (result === previous.value) return; // coalesced back to the same value
     const current = stateOf(result, this.#table);
     this.#current = current;
+    if (!reported) return; // only bits outside the filter appeared
     const added = this.#addedFlags(previous.value, current);
-    const dropped = (previous.value & ~current.value) >>> 0 !== 0;
-    // Only bits outside the filter appeared: nothing new to report.
-    if (added.length === 0 && !dropped) return;
-    this.#heldKmsg = null;
-    this.#emitChange(previous, current, trigger, added, line);
+    this.#emitChange(previous, current, trigger, added, causes?.kmsg?.line ?? null);
   }
+}
+
+/** What 'ready' says besides the armed triggers. */
+function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: NativeUnarmed[]): WatchReadyInfo {
+  const periodic = armed.includes('poll') || armed.includes('counter');
+  const interval = periodic ? cfg.interval : 0;
+  const notes: string[] = [];
+  if (cfg.intervalGiven && cfg.interval > 0 && !periodic) {
+    notes.push(`interval ${cfg.interval} ms has no effect: neither 'poll' nor 'counter' is armed`);
+  }
+  if (armed.includes('counter') && !armed.includes('poll') && interval > 0) {
+    notes.push(`every ${interval} ms only the warn/oops counters are checked ('poll' is not armed)`);
+  }
+  const list = unarmed.map((u): UnarmedTrigger => {
+    const error =
+      u.reason === 'unused'
+        ? invalidArg(`trigger '${u.trigger}' is unused: ${u.content ?? ''}`)
+        : fromNative({ ...u, path: u.path ?? '' });
+    const code = (error as Error & { code?: string }).code ?? 'ERR_KERNEL_TAINT_UNSUPPORTED';
+    return Object.freeze({ trigger: u.trigger, code, message: error.message, error });
+  });
+  return Object.freeze({ unarmed: Object.freeze(list), interval, notes: Object.freeze(notes) });
+}
+
+function abortError(signal: AbortSignal): AbortError {
+  return new AbortError('watchTaint: the signal was already aborted', { cause: signal.reason });
 }
 
 /** @internal Builds a watcher on a given binding (tests pass a fake). */
 export function createWatcher(opts: WatchTaintOptions, binding: WatchBinding): TaintWatcher {
   const cfg = resolveConfig(opts);
-  if (cfg.signal?.aborted) throw cfg.signal.reason;
+  if (cfg.signal?.aborted) throw abortError(cfg.signal);
   return new TaintWatcher(cfg, binding);
 }
 
@@ -460,8 +567,10 @@ export function createWatcher(opts: WatchTaintOptions, binding: WatchBinding): T
  *
  * Throws `ERR_KERNEL_TAINT_UNSUPPORTED` off Linux or without the addon,
  * `ERR_KERNEL_TAINT_INVALID_ARG` / `ERR_KERNEL_TAINT_UNKNOWN_FLAG` for bad
- * options, a Node-style system error when the file cannot be opened or read at
- * start, and the abort reason when `signal` is already aborted.
+ * options, `ERR_KERNEL_TAINT_NOT_A_FILE` when the path is a FIFO, socket or
+ * device, a Node-style system error when the file cannot be opened or read at
+ * start, and an `AbortError` (`code` `'ABORT_ERR'`, the signal's reason as
+ * `cause`) when `signal` is already aborted.
  *
  * @example
  * const watcher = watchTaint({ ignoreInitial: true });
@@ -471,6 +580,6 @@ export function createWatcher(opts: WatchTaintOptions, binding: WatchBinding): T
  */
 export function watchTaint(opts: WatchTaintOptions = {}): TaintWatcher {
   const cfg = resolveConfig(opts);
-  if (cfg.signal?.aborted) throw cfg.signal.reason;
+  if (cfg.signal?.aborted) throw abortError(cfg.signal);
   return new TaintWatcher(cfg, native());
 }

@@ -47,14 +47,20 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
   }
 
  private:
-  // openReader(path) -> handle (number) | {errno, syscall, path}
+  // openReader(path) -> handle (number) | {errno, syscall, path, reason?, content?}
+  // (reason "type": not a regular file; see Reader::Open)
   Napi::Value OpenReader(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) {
       Napi::TypeError::New(env, "openReader: expected a path string").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    auto reader = std::make_unique<Reader>(info[0].As<Napi::String>().Utf8Value());
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (path.empty() || path.find('\0') != std::string::npos) {
+      Napi::TypeError::New(env, "openReader: the path must be non-empty and without NUL").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto reader = std::make_unique<Reader>(std::move(path));
     SysError err;
     if (!reader->Open(&err)) return SysErrorToObject(env, err);
     // Reuse a free slot so that handles stay small and the table does not grow
@@ -69,7 +75,7 @@ class KernelTaintAddon : public Napi::Addon<KernelTaintAddon> {
     return Napi::Number::New(env, static_cast<double>(readers_.size() - 1));
   }
 
-  Reader* Lookup(const Napi::CallbackInfo& info) {
+  Reader* Lookup(const Napi::CallbackInfo& info) const {
     if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
     int64_t h = info[0].As<Napi::Number>().Int64Value();
     if (h < 0 || static_cast<size_t>(h) >= readers_.size()) return nullptr;

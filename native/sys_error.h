@@ -14,10 +14,11 @@ struct SysError {
   const char* syscall = "";
   std::string path;
   // For content errors (the file was read but does not hold a taint value).
-  const char* reason = nullptr;  // "empty", "invalid", "range"
+  // "empty", "invalid", "range", "long" (more than 32 bytes), "type" (not a
+  // regular file: content names the type), "unused" (a trigger that needs
+  // something this watch does not have, e.g. poll with interval 0).
+  const char* reason = nullptr;
   std::string content;
-
-  bool ok() const noexcept { return err == 0 && reason == nullptr; }
 };
 
 // Describes the error as a plain object {errno, syscall, path, reason?, content?}.

@@ -1,11 +1,11 @@
 #include "watch_loop.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,24 +14,34 @@
 #include <cstring>
 #include <system_error>
 
+#include "triggers/kmsg.h"
+#include "triggers/uevent.h"
+
 namespace kt {
 
 namespace {
 
 constexpr const char* kDefaultCounters[] = {"/sys/kernel/warn_count", "/sys/kernel/oops_count"};
-constexpr const char* kKmsgPath = "/dev/kmsg";
 constexpr int64_t kNsPerMs = 1000 * 1000;
 constexpr int64_t kNsPerSec = 1000 * kNsPerMs;
+// How long an empty regular file may stay empty before it is reported:
+// `echo N > F` truncates, then writes, and a read can fall in between.
+constexpr int64_t kSettleNs = 50 * kNsPerMs;
+constexpr int64_t kMaxSettleNs = 1000 * kNsPerMs;
 
-// epoll tags name sources, not fds: a wakeup for a trigger that the main thread
+// epoll tags name sources, not fds: a wakeup for a source that the main thread
 // closed meanwhile (under mu_) is recognised and skipped, never read from a
-// recycled fd number.
-enum Tag : uint32_t { kTagWake = 1, kTagTimer, kTagInotify, kTagUevent, kTagKmsg };
+// recycled fd number. Layout: kind << 32 | source index << 16 | fd slot.
+enum TagKind : uint64_t { kTagWake = 1, kTagTimer, kTagInotify, kTagSource };
+uint64_t Tag(TagKind kind, size_t index = 0, size_t slot = 0) {
+  return static_cast<uint64_t>(kind) << 32 | static_cast<uint64_t>(index) << 16 | static_cast<uint64_t>(slot);
+}
 
 struct TriggerName {
   unsigned bit;
   const char* name;
 };
+// Inotify, counter and poll are the loop's own; the others are sources_.
 constexpr TriggerName kTriggerNames[] = {
     {kInotify, "inotify"}, {kUevent, "uevent"}, {kKmsg, "kmsg"}, {kCounter, "counter"}, {kPoll, "poll"},
 };
@@ -56,11 +66,11 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
 }
 
-bool EpollAdd(int epfd, int fd, uint32_t tag) {
+bool EpollAdd(int epfd, int fd, uint64_t tag) {
   struct epoll_event ev;
   std::memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
-  ev.data.u32 = tag;
+  ev.data.u64 = tag;
   return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
@@ -73,20 +83,34 @@ void SetError(SysError* err, const char* syscall) {
   err->syscall = syscall;
 }
 
+std::string DirOf(const std::string& path) {
+  std::string copy = path;
+  return dirname(&copy[0]);
+}
+
 }  // namespace
 
 struct WatchLoop::Watch {
   uint64_t id = 0;
   std::string path;
-  std::unique_ptr<Reader> reader;  // null while the path cannot be opened
+  std::string dir;                 // inotify'ed while the file is missing
+  std::unique_ptr<Reader> reader;  // re-opens itself when the path names another file
+  uint64_t reader_generation = 0;  // the Reader generation the inotify wd follows
   unsigned active = 0;             // armed triggers (Trigger bits)
-  int wd = -1;                     // inotify watch, -1 when none
+  int wd = -1;                     // inotify watch of the file, -1 when none
+  int dir_wd = -1;                 // inotify watch of its directory, -1 when none
+  uint32_t mask = 0xffffffffu;     // the JS filter: bits whose appearance is reported
   int64_t interval_ns = 0;
   int64_t next_due = 0;  // CLOCK_MONOTONIC deadline of the poll/counter check, 0 = none
   std::vector<std::pair<std::string, const CounterSet::Counter*>> counters;
   uint32_t last = 0;      // last value read
   bool failing = false;   // the last read failed with last_err (reported once)
   SysError last_err;
+  // An empty regular file: when it was first seen empty, the re-read deadline
+  // and the trigger that saw it (0 when not waiting).
+  int64_t empty_since = 0;
+  int64_t retry_due = 0;
+  unsigned retry_trigger = 0;
   // The delivery waiting for the JS thread, coalesced: the latest result and
   // the trigger that first noticed a change.
   bool pending = false;
@@ -94,104 +118,80 @@ struct WatchLoop::Watch {
   bool pending_ok = true;
   uint32_t pending_value = 0;
   SysError pending_err;
-  // kmsg: KmsgTrigger::match_count() when this watch last took a line (or was
-  // armed), and the line the next value delivery carries. Kept across an error
-  // delivery, so a line goes with the next value that is delivered.
-  uint64_t kmsg_mark = 0;
-  bool pending_has_kmsg = false;
-  size_t pending_kmsg_len = 0;
-  char pending_kmsg[KmsgTrigger::kMaxLine];
+  uint32_t delivered = 0;         // the value JS has
+  bool error_delivered = false;  // JS last heard of an error
+  // Per source (index of sources_): the attribution count this watch took
+  // last, and the cause that goes with its next reported change.
+  struct Cause {
+    uint64_t mark = 0;
+    bool has = false;
+    Attribution what;
+  };
+  std::vector<Cause> causes;
   uint64_t round = 0;  // WatchLoop::round_ of its last read
 };
 
 struct WatchLoop::Wakeup {
   std::vector<int> wds;   // inotify wds that saw an event
   std::vector<int> gone;  // inotify wds the kernel dropped
-  unsigned global = 0;    // kUevent / kKmsg: fired for every watch that uses them
+  unsigned sources = 0;   // sources that asked every watch using them to re-read
   bool timer = false;
 };
 
-WatchLoop::WatchLoop(Napi::Env env) : env_(env) {}
+struct WatchLoop::AddOptions {
+  std::string path;
+  unsigned requested = 0;
+  int64_t interval_ns = 0;
+  uint32_t mask = 0xffffffffu;
+  std::vector<std::string> counter_paths;
+};
+
+WatchLoop::WatchLoop(Napi::Env env) : env_(env) {
+  // The one list of event sources (native/epoll_source.h).
+  auto add = [&](unsigned bit, const char* name, std::unique_ptr<EpollSource> impl) {
+    auto s = std::make_unique<Source>();
+    s->bit = bit;
+    s->name = name;
+    s->impl = std::move(impl);
+    sources_.push_back(std::move(s));
+  };
+  add(kUevent, "uevent", std::make_unique<UeventTrigger>());
+  add(kKmsg, "kmsg", std::make_unique<KmsgTrigger>());
+}
 WatchLoop::~WatchLoop() { Shutdown(); }
 
 // ---- JS entry points (main thread) ------------------------------------------
 
-// watchAdd({path, triggers, interval, counterPaths?}, callback)
-//   -> {id, value, triggers} | {errno, syscall, path, reason?, content?}
-// callback(trigger, value | error, kmsgLine | null) on the JS thread.
+// watchAdd({path, triggers, interval, mask?, counterPaths?}, callback)
+//   -> {id, value, triggers, unarmed} | {errno, syscall, path, reason?, content?}
+// callback(trigger, value | error, reported, causes | null) on the JS thread.
 Napi::Value WatchLoop::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto type_error = [&](const char* msg) {
-    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
-    return env.Undefined();
-  };
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-    return type_error("watchAdd: expected (options, callback)");
-  }
-  Napi::Object o = info[0].As<Napi::Object>();
-  Napi::Value p = o.Get("path");
-  if (!p.IsString()) return type_error("watchAdd: options.path must be a string");
-  std::string path = p.As<Napi::String>().Utf8Value();
-  if (path.empty() || path.find('\0') != std::string::npos) {
-    return type_error("watchAdd: options.path must be a non-empty string without NUL");
-  }
-  Napi::Value t = o.Get("triggers");
-  if (!t.IsArray()) return type_error("watchAdd: options.triggers must be an array of trigger names");
-  Napi::Array names = t.As<Napi::Array>();
-  unsigned requested = 0;
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    Napi::Value n = names.Get(i);
-    unsigned bit = n.IsString() ? BitOf(n.As<Napi::String>().Utf8Value()) : 0;
-    if (bit == 0) return type_error("watchAdd: unknown trigger (inotify, uevent, kmsg, counter, poll)");
-    requested |= bit;
-  }
-  Napi::Value iv = o.Get("interval");
-  double interval = iv.IsNumber() ? iv.As<Napi::Number>().DoubleValue() : -1;
-  if (!(interval >= 0 && interval <= 2147483647.0)) {
-    return type_error("watchAdd: options.interval must be milliseconds in 0..2147483647");
-  }
-  std::vector<std::string> counter_paths;
-  Napi::Value cp = o.Get("counterPaths");
-  if (cp.IsUndefined()) {
-    counter_paths.assign(std::begin(kDefaultCounters), std::end(kDefaultCounters));
-  } else if (cp.IsArray()) {
-    Napi::Array a = cp.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value v = a.Get(i);
-      if (!v.IsString()) return type_error("watchAdd: options.counterPaths must be strings");
-      counter_paths.push_back(v.As<Napi::String>().Utf8Value());
-    }
-  } else {
-    return type_error("watchAdd: options.counterPaths must be an array");
-  }
-
+  AddOptions o;
+  if (!ParseAddOptions(info, &o)) return env.Undefined();
   auto w = std::make_unique<Watch>();
-  w->path = path;
-  w->reader = std::make_unique<Reader>(path);
-  w->interval_ns = static_cast<int64_t>(interval * kNsPerMs);
+  w->path = o.path;
+  w->dir = DirOf(o.path);
+  w->reader = std::make_unique<Reader>(o.path);
+  w->interval_ns = o.interval_ns;
+  w->mask = o.mask;
+  w->causes.resize(sources_.size());
   SysError err;
   if (!w->reader->Open(&err)) return SysErrorToObject(env, err);
   if (!running_ && !Start(&err)) return SysErrorToObject(env, err);
 
   uint64_t id = next_id_++;
+  w->id = id;
   uint32_t value = 0;
   unsigned active = 0;
+  std::vector<Unarmed> unarmed;
   bool ok = false;
   bool empty = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    w->id = id;
-    active = w->active = ArmLocked(*w, requested, counter_paths);
-    // Read after arming: a write racing with watchAdd is seen by this read or
-    // by a trigger, never by neither.
-    ok = w->reader->Read(&value, &err);
-    if (ok) {
-      w->last = value;
-      watches_.emplace(id, std::move(w));
-      ArmTimerLocked();
-    } else {
-      DisarmLocked(*w);
-    }
+    Watch* raw = w.get();
+    ok = RegisterLocked(std::move(w), o, &value, &unarmed, &err);
+    if (ok) active = raw->active;
     empty = watches_.empty();
   }
   if (!ok) {
@@ -199,7 +199,93 @@ Napi::Value WatchLoop::Add(const Napi::CallbackInfo& info) {
     return SysErrorToObject(env, err);
   }
   callbacks_.emplace(id, Napi::Persistent(info[1].As<Napi::Function>()));
+  return AddResult(env, id, value, active, unarmed);
+}
 
+// Validates watchAdd's arguments; throws a TypeError (and returns false) on
+// anything malformed. lib/watch.ts validates first, with coded errors: these
+// are the last line for direct callers of the binding.
+bool WatchLoop::ParseAddOptions(const Napi::CallbackInfo& info, AddOptions* out) {
+  Napi::Env env = info.Env();
+  auto type_error = [&](const char* msg) {
+    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+    return false;
+  };
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    return type_error("watchAdd: expected (options, callback)");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value p = o.Get("path");
+  if (!p.IsString()) return type_error("watchAdd: options.path must be a string");
+  out->path = p.As<Napi::String>().Utf8Value();
+  if (out->path.empty() || out->path.find('\0') != std::string::npos) {
+    return type_error("watchAdd: options.path must be a non-empty string without NUL");
+  }
+  Napi::Value t = o.Get("triggers");
+  if (!t.IsArray()) return type_error("watchAdd: options.triggers must be an array of trigger names");
+  Napi::Array names = t.As<Napi::Array>();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    Napi::Value n = names.Get(i);
+    unsigned bit = n.IsString() ? BitOf(n.As<Napi::String>().Utf8Value()) : 0;
+    if (bit == 0) return type_error("watchAdd: unknown trigger (inotify, uevent, kmsg, counter, poll)");
+    out->requested |= bit;
+  }
+  if (out->requested == 0) return type_error("watchAdd: options.triggers must name at least one trigger");
+  Napi::Value iv = o.Get("interval");
+  double interval = iv.IsNumber() ? iv.As<Napi::Number>().DoubleValue() : -1;
+  if (!(interval >= 0 && interval <= 2147483647.0)) {
+    return type_error("watchAdd: options.interval must be milliseconds in 0..2147483647");
+  }
+  out->interval_ns = static_cast<int64_t>(interval * kNsPerMs);
+  Napi::Value m = o.Get("mask");
+  if (!m.IsUndefined()) {
+    double mask = m.IsNumber() ? m.As<Napi::Number>().DoubleValue() : -1;
+    if (!(mask >= 0 && mask <= 4294967295.0) || mask != static_cast<double>(static_cast<uint32_t>(mask))) {
+      return type_error("watchAdd: options.mask must be an integer in 0..2^32-1");
+    }
+    out->mask = static_cast<uint32_t>(mask);
+  }
+  Napi::Value cp = o.Get("counterPaths");
+  if (cp.IsUndefined()) {
+    out->counter_paths.assign(std::begin(kDefaultCounters), std::end(kDefaultCounters));
+  } else if (cp.IsArray()) {
+    Napi::Array a = cp.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsString()) return type_error("watchAdd: options.counterPaths must be strings");
+      std::string path = v.As<Napi::String>().Utf8Value();
+      if (path.empty() || path.find('\0') != std::string::npos) {
+        return type_error("watchAdd: options.counterPaths must be non-empty strings without NUL");
+      }
+      out->counter_paths.push_back(std::move(path));
+    }
+  } else {
+    return type_error("watchAdd: options.counterPaths must be an array");
+  }
+  return true;
+}
+
+// Arms the triggers of a new watch, reads its initial value and makes it
+// live; on a failed read, disarms it again and returns the error.
+bool WatchLoop::RegisterLocked(std::unique_ptr<Watch> w, const AddOptions& o, uint32_t* value,
+                               std::vector<Unarmed>* unarmed, SysError* err) {
+  w->active = ArmLocked(*w, o.requested, o.counter_paths, unarmed);
+  // Read after arming: a write racing with watchAdd is seen by this read or
+  // by a trigger, never by neither.
+  if (!w->reader->Read(value, err)) {
+    DisarmLocked(*w);
+    return false;
+  }
+  w->last = w->delivered = *value;
+  w->reader_generation = w->reader->generation();
+  uint64_t id = w->id;
+  watches_.emplace(id, std::move(w));
+  ArmTimerLocked();
+  return true;
+}
+
+Napi::Value WatchLoop::AddResult(Napi::Env env, uint64_t id, uint32_t value, unsigned active,
+                                 const std::vector<Unarmed>& unarmed) const {
   Napi::Object result = Napi::Object::New(env);
   result.Set("id", Napi::Number::New(env, static_cast<double>(id)));
   result.Set("value", Napi::Number::New(env, value));
@@ -209,6 +295,14 @@ Napi::Value WatchLoop::Add(const Napi::CallbackInfo& info) {
     if (active & tn.bit) armed.Set(i++, Napi::String::New(env, tn.name));
   }
   result.Set("triggers", armed);
+  Napi::Array missed = Napi::Array::New(env);
+  i = 0;
+  for (const Unarmed& u : unarmed) {
+    Napi::Object e = SysErrorToObject(env, u.err);
+    e.Set("trigger", Napi::String::New(env, NameOf(u.trigger)));
+    missed.Set(i++, e);
+  }
+  result.Set("unarmed", missed);
   return result;
 }
 
@@ -256,34 +350,37 @@ Napi::Value WatchLoop::Unref(const Napi::CallbackInfo& info) {
 Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  auto num = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
+  auto num = [&](Napi::Object& into, const char* key, uint64_t v) {
+    into.Set(key, Napi::Number::New(env, static_cast<double>(v)));
+  };
+  Napi::Object by = Napi::Object::New(env);
+  num(by, "inotify", stats_.inotify);
+  std::vector<std::pair<const char*, uint64_t>> wakeups, extra;
   size_t watches = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     watches = watches_.size();
+    for (const auto& s : sources_) {
+      wakeups.emplace_back(s->name, s->wakeups.load());
+      s->impl->Stats(&extra);
+    }
   }
+  for (const auto& [key, v] : wakeups) num(by, key, v);
+  num(by, "timer", stats_.timer);
+  num(by, "control", stats_.control);
   o.Set("running", Napi::Boolean::New(env, running_));
-  num("watches", watches);
-  num("refs", static_cast<uint64_t>(refs_));
-  num("threadsStarted", stats_.threads_started);
-  num("wakeups", stats_.wakeups);
-  Napi::Object by = Napi::Object::New(env);
-  by.Set("inotify", Napi::Number::New(env, static_cast<double>(stats_.inotify)));
-  by.Set("uevent", Napi::Number::New(env, static_cast<double>(stats_.uevent)));
-  by.Set("kmsg", Napi::Number::New(env, static_cast<double>(stats_.kmsg)));
-  by.Set("timer", Napi::Number::New(env, static_cast<double>(stats_.timer)));
-  by.Set("control", Napi::Number::New(env, static_cast<double>(stats_.control)));
+  num(o, "watches", watches);
+  num(o, "refs", static_cast<uint64_t>(refs_));
+  num(o, "threadsStarted", stats_.threads_started);
+  num(o, "wakeups", stats_.wakeups);
   o.Set("wakeupsBySource", by);
-  num("reads", stats_.reads);
-  num("counterReads", stats_.counter_reads);
-  num("counterChanges", stats_.counter_changes);
-  num("deliveries", stats_.deliveries);
-  num("jsCalls", stats_.js_calls);
-  num("ueventMessages", stats_.uevent_messages);
-  num("ueventModuleAdds", stats_.uevent_module_adds);
-  num("kmsgRecords", stats_.kmsg_records);
-  num("kmsgMatches", stats_.kmsg_matches);
-  num("kmsgOverruns", stats_.kmsg_overruns);
+  num(o, "reads", stats_.reads);
+  num(o, "counterReads", stats_.counter_reads);
+  num(o, "counterChanges", stats_.counter_changes);
+  num(o, "deliveries", stats_.deliveries);
+  num(o, "jsCalls", stats_.js_calls);
+  num(o, "deferredEmpty", stats_.deferred_empty);
+  for (const auto& [key, v] : extra) num(o, key, v);
   return o;
 }
 
@@ -296,7 +393,7 @@ bool WatchLoop::Start(SysError* err) {
   if (!wake) return SetError(err, "eventfd"), false;
   UniqueFd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!timer) return SetError(err, "timerfd_create"), false;
-  if (!EpollAdd(epoll.get(), wake.get(), kTagWake) || !EpollAdd(epoll.get(), timer.get(), kTagTimer)) {
+  if (!EpollAdd(epoll.get(), wake.get(), Tag(kTagWake)) || !EpollAdd(epoll.get(), timer.get(), Tag(kTagTimer))) {
     return SetError(err, "epoll_ctl"), false;
   }
   // No JS function: CallJs finds each watch's callback itself. Unlimited
@@ -355,10 +452,11 @@ void WatchLoop::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, w] : watches_) DisarmLocked(*w);
     inotify_.Close();
-    uevent_.Close();
-    kmsg_.Close();
+    for (auto& src : sources_) {
+      src->impl->Close();
+      src->users = 0;
+    }
     counters_.Clear();
-    users_inotify_ = users_uevent_ = users_kmsg_ = 0;
     epoll_.reset();
     wake_.reset();
     timer_.reset();
@@ -390,109 +488,141 @@ void WatchLoop::Shutdown() {
 
 // ---- trigger bookkeeping (mu_ held) -----------------------------------------
 
-bool WatchLoop::EnsureOpenLocked(unsigned trigger) {
-  SysError err;
-  switch (trigger) {
-    case kInotify:
-      if (inotify_.open()) return true;
-      if (!inotify_.Open(&err)) return false;
-      if (!EpollAdd(epoll_.get(), inotify_.fd(), kTagInotify)) inotify_.Close();
-      return inotify_.open();
-    case kUevent:
-      if (uevent_.open()) return true;
-      if (!uevent_.Open(&err)) return false;
-      if (!EpollAdd(epoll_.get(), uevent_.fd(), kTagUevent)) uevent_.Close();
-      return uevent_.open();
-    case kKmsg:
-      // Unreadable (dmesg_restrict without CAP_SYSLOG, no /dev/kmsg in a
-      // container): skipped silently; the watcher reports its active triggers.
-      if (kmsg_.open()) return true;
-      if (!kmsg_.Open(kKmsgPath, &err)) return false;
-      if (!EpollAdd(epoll_.get(), kmsg_.fd(), kTagKmsg)) kmsg_.Close();
-      return kmsg_.open();
-    default:
+WatchLoop::Source* WatchLoop::SourceOf(unsigned bit) {
+  for (auto& s : sources_) {
+    if (s->bit == bit) return s.get();
+  }
+  return nullptr;
+}
+
+bool WatchLoop::EnsureInotifyLocked(SysError* err) {
+  // One instance, kept until the loop stops: an idle inotify instance never
+  // wakes us, and closing one waits for an SRCU grace period (~1 ms).
+  if (inotify_.open()) return true;
+  if (!inotify_.Open(err)) return false;
+  if (!EpollAdd(epoll_.get(), inotify_.fd(), Tag(kTagInotify))) {
+    SetError(err, "epoll_ctl");
+    inotify_.Close();
+    return false;
+  }
+  return true;
+}
+
+bool WatchLoop::ArmSourceLocked(Source& s, SysError* err) {
+  if (s.impl->open()) return true;
+  if (!s.impl->Open(err)) return false;
+  std::vector<int> fds;
+  s.impl->Fds(&fds);
+  size_t index = 0;
+  while (index < sources_.size() && sources_[index].get() != &s) ++index;
+  for (size_t slot = 0; slot < fds.size(); ++slot) {
+    if (!EpollAdd(epoll_.get(), fds[slot], Tag(kTagSource, index, slot))) {
+      SetError(err, "epoll_ctl");
+      s.impl->Close();
       return false;
-  }
-}
-
-void WatchLoop::CloseIfUnusedLocked(unsigned trigger) {
-  // Closing an fd removes it from the epoll set. A user-less kmsg or uevent fd
-  // would wake the thread for nothing, so they do not linger.
-  switch (trigger) {
-    case kInotify:
-      // Kept until the loop stops: an idle inotify instance never wakes us, and
-      // closing one waits for an SRCU grace period (~1 ms) in the kernel.
-      break;
-    case kUevent:
-      if (users_uevent_ == 0) uevent_.Close();
-      break;
-    case kKmsg:
-      if (users_kmsg_ == 0) kmsg_.Close();
-      break;
-    default:
-      break;
-  }
-}
-
-unsigned WatchLoop::ArmLocked(Watch& w, unsigned requested, const std::vector<std::string>& counter_paths) {
-  unsigned active = 0;
-  if ((requested & kInotify) && EnsureOpenLocked(kInotify)) {
-    SysError err;
-    // ENOSPC (fs.inotify.max_user_watches) leaves inotify inactive for this
-    // watch, which the watcher reports; the other triggers still work.
-    w.wd = inotify_.Add(w.path, &err);
-    if (w.wd >= 0) {
-      active |= kInotify;
-      ++users_inotify_;
-    } else {
-      CloseIfUnusedLocked(kInotify);
     }
   }
-  if ((requested & kUevent) && EnsureOpenLocked(kUevent)) {
-    active |= kUevent;
-    ++users_uevent_;
+  return true;
+}
+
+unsigned WatchLoop::ArmLocked(Watch& w, unsigned requested, const std::vector<std::string>& counter_paths,
+                              std::vector<Unarmed>* unarmed) {
+  unsigned active = 0;
+  auto miss = [&](unsigned bit, const SysError& err) { unarmed->push_back({bit, err}); };
+  if (requested & kInotify) {
+    // ENOSPC (fs.inotify.max_user_watches) leaves inotify inactive for this
+    // watch, which 'ready' reports; the other triggers still work.
+    SysError err;
+    if (EnsureInotifyLocked(&err) && (w.wd = inotify_.Add(w.path, &err)) >= 0) {
+      active |= kInotify;
+    } else {
+      miss(kInotify, err);
+    }
   }
-  if ((requested & kKmsg) && EnsureOpenLocked(kKmsg)) {
-    active |= kKmsg;
-    ++users_kmsg_;
-    w.kmsg_mark = kmsg_.match_count();  // lines logged before the watch do not count
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    Source& s = *sources_[i];
+    if (!(requested & s.bit)) continue;
+    // e.g. kmsg unreadable (dmesg_restrict without CAP_SYSLOG, no /dev/kmsg in
+    // a container): the watch runs without it and 'ready' says why.
+    SysError err;
+    if (!ArmSourceLocked(s, &err)) {
+      miss(s.bit, err);
+      continue;
+    }
+    active |= s.bit;
+    ++s.users;
+    w.causes[i].mark = s.impl->attribution_count();  // causes before the watch do not count
   }
   if (requested & kCounter) {
+    SysError err;
     for (const std::string& p : counter_paths) {
-      if (const CounterSet::Counter* c = counters_.Add(p)) w.counters.emplace_back(p, c);
+      if (const CounterSet::Counter* c = counters_.Add(p, &err)) w.counters.emplace_back(p, c);
     }
-    if (!w.counters.empty()) active |= kCounter;
+    if (!w.counters.empty()) {
+      active |= kCounter;
+    } else {
+      miss(kCounter, err);  // the last failure (kernels before 6.2 have no counters)
+    }
   }
-  if ((requested & kPoll) && w.interval_ns > 0) active |= kPoll;
+  if (requested & kPoll) {
+    if (w.interval_ns > 0) {
+      active |= kPoll;
+    } else {
+      SysError err;
+      err.reason = "unused";
+      err.content = "interval is 0";
+      miss(kPoll, err);
+    }
+  }
   if ((active & (kPoll | kCounter)) && w.interval_ns > 0) w.next_due = NowNs() + w.interval_ns;
   return active;
 }
 
 void WatchLoop::DisarmLocked(Watch& w) {
-  if (w.active & kInotify) {
-    inotify_.Remove(w.wd);
-    --users_inotify_;
-    CloseIfUnusedLocked(kInotify);
-  }
-  w.wd = -1;
-  if (w.active & kUevent) {
-    --users_uevent_;
-    CloseIfUnusedLocked(kUevent);
-  }
-  if (w.active & kKmsg) {
-    --users_kmsg_;
-    CloseIfUnusedLocked(kKmsg);
+  inotify_.Remove(w.wd);
+  inotify_.Remove(w.dir_wd);
+  w.wd = w.dir_wd = -1;
+  for (auto& s : sources_) {
+    // Closing an fd removes it from the epoll set; a user-less source would
+    // wake the thread for nothing, so it does not linger.
+    if ((w.active & s->bit) && --s->users == 0) s->impl->Close();
   }
   for (const auto& c : w.counters) counters_.Remove(c.first);
   w.counters.clear();
   w.active = 0;
   w.next_due = 0;
+  w.retry_due = 0;
+}
+
+// Keeps a watch's inotify wds on the file its path names (mu_ held): after
+// the Reader re-opened the path on a new file, follow the new inode; while the
+// file is missing, watch the directory for it to come back.
+void WatchLoop::FollowFileLocked(Watch& w) {
+  if (!(w.active & kInotify) || !inotify_.open()) return;
+  SysError ignored;
+  if (w.reader->is_open()) {
+    if (w.reader->generation() != w.reader_generation) {
+      inotify_.Remove(w.wd);
+      w.wd = inotify_.Add(w.path, &ignored);
+      w.reader_generation = w.reader->generation();
+    }
+    if (w.dir_wd >= 0) {
+      inotify_.Remove(w.dir_wd);
+      w.dir_wd = -1;
+    }
+  } else if (w.dir_wd < 0) {
+    w.dir_wd = inotify_.AddDir(w.dir, &ignored);
+  }
 }
 
 void WatchLoop::ArmTimerLocked() {
   int64_t next = 0;
+  auto earliest = [&](int64_t due) {
+    if (due != 0 && (next == 0 || due < next)) next = due;
+  };
   for (const auto& [id, w] : watches_) {
-    if (w->next_due != 0 && (next == 0 || w->next_due < next)) next = w->next_due;
+    earliest(w->next_due);
+    earliest(w->retry_due);
   }
   struct itimerspec its;
   std::memset(&its, 0, sizeof its);  // all zero: disarmed
@@ -509,174 +639,152 @@ void WatchLoop::Run() {
   struct epoll_event events[8];
   Wakeup wk;
   for (;;) {
-    // Block: an idle watcher wakes only for its timer.
-    int n = epoll_wait(epoll_.get(), events, 8, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // EBADF/EINVAL cannot happen while running; do not spin
-    }
-    if (stop_.load()) return;
-    ++stats_.wakeups;
-
+    int n = Wait(events, 8);
+    if (n < 0) return;
     std::lock_guard<std::mutex> lock(mu_);
     wk.wds.clear();
     wk.gone.clear();
-    wk.global = 0;
+    wk.sources = 0;
     wk.timer = false;
     ++round_;
-    kmsg_drained_ = false;
-    kmsg_late_ = false;
-    for (int i = 0; i < n; ++i) {
-      switch (events[i].data.u32) {
-        case kTagWake: {
-          uint64_t v;
-          RetryEintr([&] { return ::read(wake_.get(), &v, sizeof v); });
-          ++stats_.control;
-          break;
-        }
-        case kTagTimer: {
-          uint64_t expirations;
-          if (RetryEintr([&] { return ::read(timer_.get(), &expirations, sizeof expirations); }) > 0) wk.timer = true;
-          ++stats_.timer;
-          break;
-        }
-        case kTagInotify:
-          if (!inotify_.open()) break;
-          ++stats_.inotify;
-          inotify_.Drain(&wk.wds, &wk.gone);
-          break;
-        case kTagUevent: {
-          if (!uevent_.open()) break;
-          ++stats_.uevent;
-          UeventTrigger::Drained d = uevent_.Drain();
-          stats_.uevent_messages += d.messages;
-          stats_.uevent_module_adds += d.module_adds;
-          // A module "add" is the precise signal; any other uevent is a cheap
-          // hint worth one pread. Both are reported as 'uevent'.
-          if (d.messages > 0 || d.overrun) wk.global |= kUevent;
-          break;
-        }
-        case kTagKmsg: {
-          if (!kmsg_.open()) break;
-          ++stats_.kmsg;
-          if (DrainKmsgLocked()) wk.global |= kKmsg;
-          break;
-        }
-        default:
-          break;
-      }
-    }
-
-    // Counters have no notification: check them on every wakeup.
-    bool counters_changed = false;
-    if (!counters_.empty()) {
-      uint64_t reads = 0;
-      counters_changed = counters_.Check(&reads);
-      stats_.counter_reads += reads;
-      if (counters_changed) ++stats_.counter_changes;
-    }
-
-    const bool all_inotify = std::find(wk.wds.begin(), wk.wds.end(), InotifyTrigger::kAll) != wk.wds.end();
+    late_ = 0;
+    for (int i = 0; i < n; ++i) CollectLocked(events[i], &wk);
+    const bool counters_changed = CheckCountersLocked();
     const int64_t now = NowNs();
-    for (auto& [id, wp] : watches_) {
-      Watch& w = *wp;
-      unsigned trigger = 0;
-      if (w.active & kInotify) {
-        if (w.wd >= 0 && std::find(wk.gone.begin(), wk.gone.end(), w.wd) != wk.gone.end()) {
-          w.wd = -1;  // the file was deleted or unmounted: read to report it
-          trigger = kInotify;
-        } else if (all_inotify || (w.wd >= 0 && std::find(wk.wds.begin(), wk.wds.end(), w.wd) != wk.wds.end())) {
-          trigger = kInotify;
-        }
-      }
-      if (trigger == 0) {
-        unsigned g = w.active & wk.global;
-        trigger = g & (~g + 1);  // lowest bit: uevent before kmsg
-      }
-      if (trigger == 0 && counters_changed && (w.active & kCounter)) {
-        for (const auto& c : w.counters) {
-          if (c.second->changed) trigger = kCounter;
-        }
-      }
-      if (wk.timer && w.next_due != 0) {
-        // Serve deadlines that are close together in one wakeup (early by at
-        // most 1/16 of the interval): many watchers, few wakeups.
-        int64_t slack = std::min<int64_t>(w.interval_ns / 16, 250 * kNsPerMs);
-        if (w.next_due <= now + slack) {
-          w.next_due = now + w.interval_ns;
-          if (trigger == 0 && (w.active & kPoll)) trigger = kPoll;
-        }
-      }
-      if (trigger != 0) ReadLocked(w, trigger);
+    for (auto& [id, w] : watches_) {
+      unsigned trigger = TriggerFor(*w, wk, counters_changed, now);
+      if (trigger != 0) ReadLocked(*w, trigger);
     }
-    if (kmsg_late_) {
-      // A change made us drain /dev/kmsg and it held a matching line: the
-      // kmsg watches not read in this wakeup would otherwise never hear of it
-      // (the fd is no longer readable, so epoll will not report it).
-      for (auto& [id, wp] : watches_) {
-        if ((wp->active & kKmsg) && wp->round != round_) ReadLocked(*wp, kKmsg);
-      }
-    }
+    ReadLateLocked();
     if (wk.timer) ArmTimerLocked();
   }
 }
 
-bool WatchLoop::ReadFreshLocked(Watch& w, uint32_t* value, SysError* err) {
-  if (w.reader) {
-    // A kept fd keeps reading a file after it was deleted or replaced; a link
-    // count of 0 means the path now names another file, or nothing.
-    struct stat st;
-    if (fstat(w.reader->fd(), &st) == 0 && st.st_nlink == 0) w.reader.reset();
+// Blocks until something is readable: an idle watcher wakes only for its
+// timer. Returns -1 when the loop must stop.
+int WatchLoop::Wait(struct epoll_event* events, int max) {
+  for (;;) {
+    int n = epoll_wait(epoll_.get(), events, max, -1);
+    if (n < 0 && errno == EINTR) continue;
+    // EBADF/EINVAL cannot happen while running; do not spin.
+    if (n < 0 || stop_.load()) return -1;
+    ++stats_.wakeups;
+    return n;
   }
-  if (!w.reader) {
-    auto r = std::make_unique<Reader>(w.path);
-    if (!r->Open(err)) return false;
-    w.reader = std::move(r);
-    if ((w.active & kInotify) && inotify_.open()) {
-      // Follow the new inode.
-      inotify_.Remove(w.wd);
-      SysError ignored;
-      w.wd = inotify_.Add(w.path, &ignored);
+}
+
+// Consumes one readable fd and notes in wk what it means for the watches.
+void WatchLoop::CollectLocked(const struct epoll_event& ev, Wakeup* wk) {
+  const uint64_t tag = ev.data.u64;
+  switch (static_cast<TagKind>(tag >> 32)) {
+    case kTagWake: {
+      uint64_t v;
+      RetryEintr([&] { return ::read(wake_.get(), &v, sizeof v); });
+      ++stats_.control;
+      break;
+    }
+    case kTagTimer: {
+      uint64_t expirations;
+      if (RetryEintr([&] { return ::read(timer_.get(), &expirations, sizeof expirations); }) > 0) wk->timer = true;
+      ++stats_.timer;
+      break;
+    }
+    case kTagInotify:
+      if (!inotify_.open()) break;
+      ++stats_.inotify;
+      inotify_.Drain(&wk->wds, &wk->gone);
+      break;
+    case kTagSource: {
+      size_t index = (tag >> 16) & 0xffff;
+      if (index >= sources_.size()) break;
+      Source& s = *sources_[index];
+      if (!s.impl->open()) break;  // closed meanwhile
+      ++s.wakeups;
+      s.drained = round_;
+      if (s.impl->OnReadable(tag & 0xffff)) wk->sources |= s.bit;
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Counters have no notification: check them on every wakeup.
+bool WatchLoop::CheckCountersLocked() {
+  if (counters_.empty()) return false;
+  uint64_t reads = 0;
+  bool changed = counters_.Check(&reads);
+  stats_.counter_reads += reads;
+  if (changed) ++stats_.counter_changes;
+  return changed;
+}
+
+// The trigger that makes w re-read in this wakeup, 0 for none; also advances
+// w's timer deadlines that are due.
+unsigned WatchLoop::TriggerFor(Watch& w, const Wakeup& wk, bool counters_changed, int64_t now) {
+  auto has = [](const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+  unsigned trigger = 0;
+  if (w.active & kInotify) {
+    if (w.wd >= 0 && has(wk.gone, w.wd)) {
+      w.wd = -1;  // the file was deleted or unmounted: read to report it
+      trigger = kInotify;
+    } else if (has(wk.wds, InotifyTrigger::kAll) || (w.wd >= 0 && has(wk.wds, w.wd)) ||
+               (w.dir_wd >= 0 && has(wk.wds, w.dir_wd))) {
+      trigger = kInotify;
     }
   }
-  return w.reader->Read(value, err);
+  if (trigger == 0) {
+    unsigned g = w.active & wk.sources;
+    trigger = g & (~g + 1);  // lowest bit: uevent before kmsg
+  }
+  if (trigger == 0 && counters_changed && (w.active & kCounter)) {
+    for (const auto& c : w.counters) {
+      if (c.second->changed) trigger = kCounter;
+    }
+  }
+  if (wk.timer && w.next_due != 0) {
+    // Serve deadlines that are close together in one wakeup (early by at
+    // most 1/16 of the interval): many watchers, few wakeups.
+    int64_t slack = std::min<int64_t>(w.interval_ns / 16, 250 * kNsPerMs);
+    if (w.next_due <= now + slack) {
+      w.next_due = now + w.interval_ns;
+      if (trigger == 0 && (w.active & kPoll)) trigger = kPoll;
+    }
+  }
+  if (wk.timer && w.retry_due != 0 && w.retry_due <= now && trigger == 0) trigger = w.retry_trigger;
+  return trigger;
 }
 
-// Reads every queued /dev/kmsg record (mu_ held); returns whether one of them
-// signals taint, or records were lost to an overrun.
-bool WatchLoop::DrainKmsgLocked() {
-  kmsg_drained_ = true;
-  KmsgTrigger::Drained d = kmsg_.Drain();
-  stats_.kmsg_records += d.records;
-  stats_.kmsg_matches += d.matches;
-  if (d.overrun) ++stats_.kmsg_overruns;
-  return d.matches > 0 || d.overrun;
+// A change made a source catch up and it held a new cause: the watches of
+// that source not read in this wakeup would otherwise never hear of it (its
+// fd is no longer readable, so epoll will not report it).
+void WatchLoop::ReadLateLocked() {
+  if (late_ == 0) return;
+  for (auto& [id, w] : watches_) {
+    unsigned g = w->active & late_;
+    if (g != 0 && w->round != round_) ReadLocked(*w, g & (~g + 1));
+  }
 }
 
-// A value change of w (mu_ held): attach the latest matching kmsg line seen
-// since w's previous delivery. Only on a change, so an idle wakeup costs no
-// extra syscall; fixed buffers, so it allocates nothing.
-void WatchLoop::TakeKmsgLocked(Watch& w) {
-  if (!(w.active & kKmsg)) return;
-  // A change noticed by another trigger (poll, counter, inotify) can race with
-  // the record that announced it: the kernel logs "WARNING: CPU: ..." before
-  // it sets the bit, but our epoll_wait may have returned before the record
-  // arrived. Read what is queued now, so the line goes with this change and
-  // not with a later, unrelated one.
-  if (!kmsg_drained_ && kmsg_.open() && DrainKmsgLocked()) kmsg_late_ = true;
-  if (kmsg_.match_count() == w.kmsg_mark) return;  // nothing new: keep what is pending
-  w.kmsg_mark = kmsg_.match_count();
-  w.pending_kmsg_len = kmsg_.last_line_len();
-  std::memcpy(w.pending_kmsg, kmsg_.last_line(), w.pending_kmsg_len);
-  w.pending_has_kmsg = true;
-}
+// ---- reads (mu_ held) -----------------------------------------------------------
 
 void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
   ++stats_.reads;
   w.round = round_;
   uint32_t value = 0;
   SysError err;
-  if (ReadFreshLocked(w, &value, &err)) {
+  bool ok = w.reader->Read(&value, &err);
+  FollowFileLocked(w);
+  if (!ok && !w.reader->is_open() && w.dir_wd >= 0) {
+    // The file is missing and its directory is now watched: a file created
+    // between the failed open and the watch was not seen; look once more.
+    err = SysError();
+    ok = w.reader->Read(&value, &err);
+    FollowFileLocked(w);
+  }
+  if (!ok && !(w.failing && SameError(w.last_err, err)) && DeferEmptyLocked(w, err, trigger)) return;
+  w.empty_since = w.retry_due = 0;
+  if (ok) {
     // After a reported error the value goes to JS even when unchanged: it
     // says the reads work again (the watcher's 'recover').
     const bool recovered = w.failing;
@@ -685,7 +793,7 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     w.last = value;
     w.pending_ok = true;
     w.pending_value = value;
-    TakeKmsgLocked(w);
+    SnapshotCausesLocked(w);
   } else {
     if (w.failing && SameError(w.last_err, err)) return;  // reported already
     w.failing = true;
@@ -694,6 +802,50 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     w.pending_err = err;
   }
   QueueLocked(w, trigger);
+}
+
+// An empty regular file is what a read sees between the truncate and the
+// write of `echo N > F`: not an error yet. The write's IN_MODIFY re-reads;
+// each empty read before the deadline pushes it back, so only a file that
+// stayed empty for kSettleNs with no event (or empty for kMaxSettleNs while
+// events kept coming) is reported. procfs/sysfs files are generated, never torn.
+bool WatchLoop::DeferEmptyLocked(Watch& w, const SysError& err, unsigned trigger) {
+  if (err.reason == nullptr || std::strcmp(err.reason, "empty") != 0 || !w.reader->is_open() ||
+      w.reader->pseudo()) {
+    return false;
+  }
+  const int64_t now = NowNs();
+  if (w.empty_since == 0) {
+    w.empty_since = now;
+    w.retry_trigger = trigger;
+    ++stats_.deferred_empty;
+  } else if (now >= w.retry_due || now - w.empty_since >= kMaxSettleNs) {
+    return false;  // quiet and still empty: report it
+  }
+  w.retry_due = now + kSettleNs;
+  ArmTimerLocked();
+  return true;
+}
+
+// A value change of w: take the latest cause of each of its sources that is
+// newer than what w took last. Sources that were not read in this wakeup
+// catch up first: a change noticed by another trigger (poll, counter,
+// inotify) can race with the record that announced it.
+void WatchLoop::SnapshotCausesLocked(Watch& w) {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    Source& s = *sources_[i];
+    if (!(w.active & s.bit) || !s.impl->open()) continue;
+    if (s.drained != round_) {
+      s.drained = round_;
+      if (s.impl->CatchUp()) late_ |= s.bit;
+    }
+    Watch::Cause& c = w.causes[i];
+    if (s.impl->attribution_count() == c.mark) continue;  // nothing new: keep what is held
+    c.mark = s.impl->attribution_count();
+    c.what.fields.clear();
+    s.impl->Describe(&c.what);
+    c.has = true;
+  }
 }
 
 void WatchLoop::QueueLocked(Watch& w, unsigned trigger) {
@@ -728,10 +880,11 @@ void WatchLoop::Deliver(Napi::Env env) {
     uint64_t id;
     unsigned trigger;
     bool ok;
+    bool reported;  // a value change that JS reports as a 'change'
     uint32_t value;
     SysError err;
-    bool has_kmsg;
-    std::string kmsg;  // allocated here, on the JS thread, only for a change
+    // (source name, cause): built here, on the JS thread, only for a change.
+    std::vector<std::pair<const char*, Attribution>> causes;
   };
   std::vector<Item> items;
   {
@@ -742,11 +895,32 @@ void WatchLoop::Deliver(Napi::Env env) {
       if (it == watches_.end() || !it->second->pending) continue;  // removed meanwhile
       Watch& w = *it->second;
       w.pending = false;
-      // An error delivery leaves the line for the next value delivery.
-      bool has_kmsg = w.pending_ok && w.pending_has_kmsg;
-      items.push_back({id, w.pending_trigger, w.pending_ok, w.pending_value, w.pending_err, has_kmsg,
-                       has_kmsg ? std::string(w.pending_kmsg, w.pending_kmsg_len) : std::string()});
-      if (has_kmsg) w.pending_has_kmsg = false;
+      Item item{id, w.pending_trigger, w.pending_ok, false, w.pending_value, w.pending_err, {}};
+      if (w.pending_ok) {
+        // Coalesced back to what JS has: nothing to say, unless JS last heard
+        // of an error (then the value says the reads work again).
+        if (w.pending_value == w.delivered && !w.error_delivered) continue;
+        w.error_delivered = false;
+        // Reported when bits inside the filter appeared or any bit dropped;
+        // otherwise JS only updates its current value, and the causes wait
+        // for the next reported change.
+        uint32_t added = w.pending_value & ~w.delivered & w.mask;
+        uint32_t dropped = w.delivered & ~w.pending_value;
+        item.reported = (added | dropped) != 0;
+        w.delivered = w.pending_value;
+        if (item.reported) {
+          for (size_t i = 0; i < sources_.size(); ++i) {
+            Watch::Cause& c = w.causes[i];
+            if (!c.has) continue;
+            item.causes.emplace_back(sources_[i]->name, std::move(c.what));
+            c.what = Attribution();
+            c.has = false;
+          }
+        }
+      } else {
+        w.error_delivered = true;
+      }
+      items.push_back(std::move(item));
     }
     dirty_.clear();
   }
@@ -759,7 +933,7 @@ void WatchLoop::Deliver(Napi::Env env) {
     if (it == callbacks_.end()) continue;
     Napi::HandleScope scope(env);
     napi_value fn = it->second.Value();
-    napi_value argv[3];
+    napi_value argv[4];
     napi_value recv;
     napi_value result;
     if (napi_create_string_utf8(e, NameOf(item.trigger), NAPI_AUTO_LENGTH, &argv[0]) != napi_ok) return;
@@ -768,14 +942,28 @@ void WatchLoop::Deliver(Napi::Env env) {
     } else {
       argv[1] = SysErrorToObject(env, item.err);
     }
-    if (item.has_kmsg) {
-      if (napi_create_string_utf8(e, item.kmsg.data(), item.kmsg.size(), &argv[2]) != napi_ok) return;
-    } else if (napi_get_null(e, &argv[2]) != napi_ok) {
-      return;
+    if (napi_get_boolean(e, item.reported, &argv[2]) != napi_ok) return;
+    if (item.causes.empty()) {
+      if (napi_get_null(e, &argv[3]) != napi_ok) return;
+    } else {
+      // {kmsg: {line: "..."}, <source>: {<field>: string | number}}
+      Napi::Object causes = Napi::Object::New(env);
+      for (const auto& [name, what] : item.causes) {
+        Napi::Object fields = Napi::Object::New(env);
+        for (const Attribution::Field& f : what.fields) {
+          if (f.is_number) {
+            fields.Set(f.key, Napi::Number::New(env, f.number));
+          } else {
+            fields.Set(f.key, Napi::String::New(env, f.text));
+          }
+        }
+        causes.Set(name, fields);
+      }
+      argv[3] = causes;
     }
     napi_get_undefined(e, &recv);
     ++stats_.deliveries;
-    napi_status s = napi_call_function(e, recv, fn, 3, argv, &result);
+    napi_status s = napi_call_function(e, recv, fn, 4, argv, &result);
     if (s == napi_pending_exception) {
       bool pending = false;
       napi_is_exception_pending(e, &pending);

@@ -1,17 +1,32 @@
 // The watch thread: one per Node environment, shared by every watcher of that
 // environment and refcounted by them (the first watch starts it, the last one
 // stops and joins it). It blocks in epoll_wait on:
-//   - inotify (IN_MODIFY on each watched path),
-//   - the kernel uevent netlink socket,
-//   - /dev/kmsg when readable,
-//   - one timerfd: the poll backstop and counter checks of every watch,
+//   - inotify: IN_MODIFY/IN_ATTRIB on each watched file, and IN_CREATE on its
+//     directory while the file is missing (so a re-created file is re-armed),
+//   - the event sources (native/epoll_source.h): the kernel uevent netlink
+//     socket and /dev/kmsg today; perf-event and tracepoint sources plug in
+//     through the same interface without touching Run(),
+//   - one timerfd: the poll backstop, counter checks and short re-read delays
+//     of every watch,
 //   - an eventfd to stop.
 // Each wakeup does one pread per affected watch (kt::Reader on a kept fd) and
 // calls JS, through one TypedThreadSafeFunction, only for watches whose value
-// (or error) changed, at most one pending delivery per watch. A value change
-// of a watch with the kmsg trigger carries the last taint-signalling kernel
-// log line seen since that watch's previous delivery, whichever trigger
-// noticed the change.
+// (or error) changed, at most one pending delivery per watch.
+//
+// The thread never blocks outside epoll_wait: every fd it reads is
+// non-blocking, and a watched path is opened with O_NONBLOCK and refused
+// unless it is a regular file (a FIFO would block open()/read() forever while
+// the loop holds its mutex, deadlocking close(), other watchers and exit).
+//
+// Attribution (one owner): a source that knows a cause (kmsg: the log line)
+// records it; a value change of a watch snapshots the latest cause of each of
+// its sources that is newer than what the watch took last; the snapshot goes
+// to JS with the next *reported* change: a delivery that only adds bits
+// outside the watch's filter mask (or coalesced back to the value JS has) is
+// not reported, and keeps the cause for the next one. The JS side only
+// passes it on (lib/watch.ts).
+//
+// Adding a source: see native/epoll_source.h.
 //
 // Rejected alternatives: a thread per watcher (N threads and N inotify
 // instances for N watchers); Napi::AsyncWorker (bounded by UV_THREADPOOL_SIZE,
@@ -20,6 +35,7 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/epoll.h>
 
 #include <atomic>
 #include <cstdint>
@@ -31,18 +47,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "epoll_source.h"
 #include "reader.h"
 #include "sys_error.h"
 #include "triggers/counters.h"
 #include "triggers/inotify.h"
-#include "triggers/kmsg.h"
-#include "triggers/uevent.h"
 #include "unique_fd.h"
 
 namespace kt {
 
 // What can wake a read; bit order is also the precedence used to name the
-// trigger when several fire in one wakeup.
+// trigger when several fire in one wakeup. kUevent and kKmsg are event
+// sources (EpollSource); new sources take bits above kPoll.
 enum Trigger : unsigned {
   kInotify = 1u << 0,
   kUevent = 1u << 1,
@@ -72,26 +88,58 @@ class WatchLoop {
  private:
   struct Watch;
   struct Wakeup;
+  struct AddOptions;
+  struct Unarmed {  // a requested trigger that could not be armed, and why
+    unsigned trigger;
+    SysError err;
+  };
+  // An event source and the loop's bookkeeping of it.
+  struct Source {
+    unsigned bit;
+    const char* name;
+    std::unique_ptr<EpollSource> impl;
+    int users = 0;          // watches that armed it
+    uint64_t drained = 0;   // round_ in which it was last read
+    std::atomic<uint64_t> wakeups{0};
+  };
   static void CallJs(Napi::Env env, Napi::Function unused, WatchLoop* self, void* data);
   using Tsfn = Napi::TypedThreadSafeFunction<WatchLoop, void, &WatchLoop::CallJs>;
+
+  // Add(), in steps.
+  static bool ParseAddOptions(const Napi::CallbackInfo& info, AddOptions* out);
+  bool RegisterLocked(std::unique_ptr<Watch> w, const AddOptions& o, uint32_t* value,
+                      std::vector<Unarmed>* unarmed, SysError* err);
+  Napi::Value AddResult(Napi::Env env, uint64_t id, uint32_t value, unsigned active,
+                        const std::vector<Unarmed>& unarmed) const;
 
   bool Start(SysError* err);  // main thread
   void Stop();                // main thread; joins
   static void CleanupHook(void* arg);
 
-  // Require mu_.
-  unsigned ArmLocked(Watch& w, unsigned requested, const std::vector<std::string>& counter_paths);
+  // Trigger bookkeeping; require mu_.
+  Source* SourceOf(unsigned bit);
+  unsigned ArmLocked(Watch& w, unsigned requested, const std::vector<std::string>& counter_paths,
+                     std::vector<Unarmed>* unarmed);
+  bool ArmSourceLocked(Source& s, SysError* err);
   void DisarmLocked(Watch& w);
-  bool EnsureOpenLocked(unsigned trigger);
-  void CloseIfUnusedLocked(unsigned trigger);
+  bool EnsureInotifyLocked(SysError* err);
+  void FollowFileLocked(Watch& w);
   void ArmTimerLocked();
-  void ReadLocked(Watch& w, unsigned trigger);
-  bool ReadFreshLocked(Watch& w, uint32_t* value, SysError* err);
-  void QueueLocked(Watch& w, unsigned trigger);
-  bool DrainKmsgLocked();
-  void TakeKmsgLocked(Watch& w);
 
-  void Run();  // the loop thread
+  // The loop thread, in steps (Run() holds mu_ from CollectLocked on).
+  void Run();
+  int Wait(struct epoll_event* events, int max);
+  void CollectLocked(const struct epoll_event& ev, Wakeup* wk);
+  bool CheckCountersLocked();
+  unsigned TriggerFor(Watch& w, const Wakeup& wk, bool counters_changed, int64_t now);
+  void ReadLateLocked();
+
+  // One read of a watch and what follows from it; require mu_.
+  void ReadLocked(Watch& w, unsigned trigger);
+  bool DeferEmptyLocked(Watch& w, const SysError& err, unsigned trigger);
+  void SnapshotCausesLocked(Watch& w);
+  void QueueLocked(Watch& w, unsigned trigger);
+
   void Deliver(Napi::Env env);
 
   napi_env env_;
@@ -103,16 +151,10 @@ class WatchLoop {
   std::vector<uint64_t> dirty_;  // watches with a pending delivery
   bool scheduled_ = false;       // a TSFN call is queued and will drain dirty_
   InotifyTrigger inotify_;
-  UeventTrigger uevent_;
-  KmsgTrigger kmsg_;
+  std::vector<std::unique_ptr<Source>> sources_;  // fixed at construction
   CounterSet counters_;
-  int users_inotify_ = 0, users_uevent_ = 0, users_kmsg_ = 0;
-  // Per wakeup of the loop thread: its number (a watch records the one in
-  // which it was last read), whether /dev/kmsg was drained in it, and whether
-  // a drain made on a change (not on a kmsg event) found a matching line.
-  uint64_t round_ = 0;
-  bool kmsg_drained_ = false;
-  bool kmsg_late_ = false;
+  uint64_t round_ = 0;    // wakeups of the loop thread; a watch records the one of its last read
+  unsigned late_ = 0;     // sources that a change caught up on and that held a new cause
   UniqueFd epoll_, wake_, timer_;
   std::atomic<bool> stop_{false};
 
@@ -127,11 +169,9 @@ class WatchLoop {
 
   // Cumulative over the environment's life, for the idle-cost benchmark.
   struct Counters {
-    std::atomic<uint64_t> wakeups{0}, inotify{0}, uevent{0}, kmsg{0}, timer{0}, control{0};
+    std::atomic<uint64_t> wakeups{0}, inotify{0}, timer{0}, control{0};
     std::atomic<uint64_t> reads{0}, counter_reads{0}, deliveries{0}, js_calls{0};
-    std::atomic<uint64_t> uevent_messages{0}, uevent_module_adds{0};
-    std::atomic<uint64_t> kmsg_records{0}, kmsg_matches{0}, kmsg_overruns{0};
-    std::atomic<uint64_t> counter_changes{0}, threads_started{0};
+    std::atomic<uint64_t> counter_changes{0}, threads_started{0}, deferred_empty{0};
   } stats_;
 };
 

@@ -89,7 +89,8 @@ export interface JournalTrigger {
   readonly modules?: readonly JournalModule[];
   /**
    * The kernel log line that preceded the change (the watcher's `TaintChange.kmsg`), for bits no
-   * module carries: `WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...`, `Machine check events logged`.
+   * module carries: `WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...` (or the newer
+   * `WARNING: mm/slub.c:123 at kfree+0x1/0x2, CPU#1: comm/42`), `Machine check events logged`.
    */
   readonly line?: string;
 }
@@ -281,14 +282,27 @@ function processStart(pid: number): string | null {
 
 /** The `<file>.lock` diagnostic: who holds the journal (the lock itself is flock on the journal). */
 function writeHolder(lockFile: string): void {
-  const tmp = createExclusive(dirname(lockFile), basename(lockFile));
+  // Best effort: only a diagnostic, so a full disk or a read-only directory
+  // must not keep the journal from opening.
+  let tmp: { fd: number; path: string } | undefined;
   try {
-    writeSync(tmp.fd, `${process.pid} ${processStart(process.pid) ?? ''}\n`);
-  } finally {
-    closeSync(tmp.fd);
+    tmp = createExclusive(dirname(lockFile), basename(lockFile));
+    try {
+      writeSync(tmp.fd, `${process.pid} ${processStart(process.pid) ?? ''}\n`);
+    } finally {
+      closeSync(tmp.fd);
+    }
+    // rename replaces a planted file or symlink itself, never its target.
+    renameSync(tmp.path, lockFile);
+  } catch {
+    if (tmp) {
+      try {
+        unlinkSync(tmp.path);
+      } catch {
+        // Gone.
+      }
+    }
   }
-  // rename replaces a planted file or symlink itself, never its target.
-  renameSync(tmp.path, lockFile);
 }
 
 function holderOf(lockFile: string): string {

@@ -2,7 +2,7 @@
 // or fail. Pure: no fs (except loadTaintPolicy), no addon.
 import { readFileSync } from 'node:fs';
 import { resolveIn, toTaintValue } from '../decode.js';
-import { KernelTaintError } from '../errors.js';
+import { describeValue, KernelTaintError } from '../errors.js';
 import { PROFILE_IDS, profileTable } from '../flags.js';
 import type { FlagSelector, TaintCategory, TaintFlag, TaintState } from '../types.js';
 
@@ -357,6 +357,19 @@ export function classifyTaint(
   policy: TaintPolicy = {},
   context: ClassifyContext = {},
 ): TaintClassification {
+  const st = state as Partial<TaintState> | null;
+  if (typeof st !== 'object' || st === null || typeof st.value !== 'number' || !Array.isArray(st.flags)) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `classifyTaint needs a TaintState (from readTaint or decodeTaint), got ${describeValue(state)}`,
+    );
+  }
+  if (typeof context !== 'object' || context === null) {
+    throw new KernelTaintError(
+      'ERR_KERNEL_TAINT_INVALID_ARG',
+      `classifyTaint context must be an object, got ${describeValue(context)}`,
+    );
+  }
   const p = validated.has(policy) ? policy : parseTaintPolicy(policy);
   let baseline = fixedBaselineMask(p, state);
   if (policyNeedsBaseline(p) !== null && context.baseline !== undefined && context.baseline !== null) {
@@ -448,9 +461,4 @@ export function classifyTaint(
     letters: state.letters,
     baseline,
   });
-}
-
-/** The worse of two statuses. */
-export function worstStatus(a: TaintStatus, b: TaintStatus): TaintStatus {
-  return RANK[a] >= RANK[b] ? a : b;
 }

@@ -2,7 +2,7 @@
 
 namespace kt {
 
-const CounterSet::Counter* CounterSet::Add(const std::string& path) {
+const CounterSet::Counter* CounterSet::Add(const std::string& path, SysError* err) {
   auto it = counters_.find(path);
   if (it != counters_.end()) {
     ++it->second.refs;
@@ -10,8 +10,7 @@ const CounterSet::Counter* CounterSet::Add(const std::string& path) {
   }
   Counter c;
   c.reader = std::make_unique<Reader>(path);
-  SysError err;
-  if (!c.reader->Open(&err) || !c.reader->Read(&c.last, &err)) return nullptr;
+  if (!c.reader->Open(err) || !c.reader->Read(&c.last, err)) return nullptr;
   c.refs = 1;
   return &counters_.emplace(path, std::move(c)).first->second;
 }

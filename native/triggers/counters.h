@@ -22,9 +22,10 @@ class CounterSet {
     int refs = 0;
   };
 
-  // Starts tracking path (refcounted by watch). Returns nullptr when it cannot
-  // be opened and read: absent on older kernels, which is not an error.
-  const Counter* Add(const std::string& path);
+  // Starts tracking path (refcounted by watch). Returns nullptr, with err
+  // filled, when it cannot be opened and read: absent on kernels before 6.2,
+  // which the watcher reports in 'ready', not as an error.
+  const Counter* Add(const std::string& path, SysError* err);
   void Remove(const std::string& path);
   void Clear() { counters_.clear(); }
   bool empty() const { return counters_.empty(); }

@@ -10,6 +10,7 @@ namespace kt {
 
 namespace {
 constexpr uint32_t kMask = IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_TO | IN_ONLYDIR;
 }  // namespace
 
 bool InotifyTrigger::Open(SysError* err) {
@@ -28,8 +29,11 @@ void InotifyTrigger::Close() {
   refs_.clear();
 }
 
-int InotifyTrigger::Add(const std::string& path, SysError* err) {
-  int wd = inotify_add_watch(fd_.get(), path.c_str(), kMask);
+int InotifyTrigger::Add(const std::string& path, SysError* err) { return AddMask(path, kMask, err); }
+int InotifyTrigger::AddDir(const std::string& dir, SysError* err) { return AddMask(dir, kDirMask, err); }
+
+int InotifyTrigger::AddMask(const std::string& path, uint32_t mask, SysError* err) {
+  int wd = inotify_add_watch(fd_.get(), path.c_str(), mask);
   if (wd < 0) {
     err->err = errno;
     err->syscall = "inotify_add_watch";

@@ -3,6 +3,7 @@
 // which is why the loop has other triggers.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,10 @@ class InotifyTrigger {
   // same wd for the same inode, so wds are refcounted. Returns -1 and fills err
   // on failure (ENOSPC when fs.inotify.max_user_watches is reached).
   int Add(const std::string& path, SysError* err);
+  // Watches directory dir for entries created or moved in (IN_CREATE,
+  // IN_MOVED_TO): a watch whose file is missing re-tries its path on each.
+  // Refcounted like Add.
+  int AddDir(const std::string& dir, SysError* err);
   // Drops one reference; removes the kernel watch with the last one.
   void Remove(int wd);
 
@@ -37,6 +42,8 @@ class InotifyTrigger {
   void Drain(std::vector<int>* hit, std::vector<int>* gone);
 
  private:
+  int AddMask(const std::string& path, uint32_t mask, SysError* err);
+
   UniqueFd fd_;
   std::unordered_map<int, int> refs_;
 };

@@ -63,7 +63,8 @@ bool KmsgLineSignalsTaint(const char* msg, size_t len) {
   return false;
 }
 
-bool KmsgTrigger::Open(const char* path, SysError* err) {
+bool KmsgTrigger::Open(SysError* err) {
+  const char* path = path_;
   int fd = RetryEintr([&] { return ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); });
   if (fd < 0) {
     err->err = errno;
@@ -83,8 +84,9 @@ bool KmsgTrigger::Open(const char* path, SysError* err) {
   return true;
 }
 
-KmsgTrigger::Drained KmsgTrigger::Drain() {
-  Drained d;
+bool KmsgTrigger::OnReadable(size_t /*slot*/) {
+  if (!fd_.valid()) return false;
+  bool reread = false;
   // One read returns one record: "prio,seq,usec,flags;message\n" followed by
   // optional " KEY=value\n" continuation lines (SUBSYSTEM=, DEVICE=...). The
   // kernel escapes newlines inside the message as \x0a, so the message is the
@@ -96,15 +98,16 @@ KmsgTrigger::Drained KmsgTrigger::Drain() {
     if (n < 0) {
       // EPIPE: the ring buffer wrapped past our position; the kernel moved us to
       // the oldest record still there, so keep reading. A matching line may have
-      // been lost: report it so the caller re-reads.
+      // been lost: re-read to be safe.
       if (errno == EPIPE) {
-        d.overrun = true;
+        ++overruns_;
+        reread = true;
         continue;
       }
-      return d;  // EAGAIN: drained (EINVAL would mean a record larger than buf)
+      return reread;  // EAGAIN: drained (EINVAL would mean a record larger than buf)
     }
-    if (n == 0) return d;
-    ++d.records;
+    if (n == 0) return reread;
+    ++records_;
     size_t len = static_cast<size_t>(n);
     const char* semi = static_cast<const char*>(memchr(buf, ';', len));
     const char* msg = semi != nullptr ? semi + 1 : buf;
@@ -113,12 +116,21 @@ KmsgTrigger::Drained KmsgTrigger::Drain() {
     if (nl != nullptr) end = nl;
     size_t msg_len = static_cast<size_t>(end - msg);
     if (KmsgLineSignalsTaint(msg, msg_len)) {
-      ++d.matches;
-      ++match_count_;
+      ++matches_;
       last_len_ = msg_len < kMaxLine ? msg_len : kMaxLine;
       memcpy(last_, msg, last_len_);
+      Attribute();
+      reread = true;
     }
   }
+}
+
+void KmsgTrigger::Describe(Attribution* out) const { out->Add("line", std::string(last_, last_len_)); }
+
+void KmsgTrigger::Stats(std::vector<std::pair<const char*, uint64_t>>* out) const {
+  out->emplace_back("kmsgRecords", records_);
+  out->emplace_back("kmsgMatches", matches_);
+  out->emplace_back("kmsgOverruns", overruns_);
 }
 
 }  // namespace kt

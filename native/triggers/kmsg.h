@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../epoll_source.h"
 #include "../sys_error.h"
 #include "../unique_fd.h"
 
@@ -17,41 +18,42 @@ namespace kt {
 // Whether the message text of one record signals a (possible) new taint.
 bool KmsgLineSignalsTaint(const char* msg, size_t len);
 
-class KmsgTrigger {
+// The kmsg source of the watch loop. It owns the kernel-log line that goes with
+// a change: the last matching record's message (no "prio,seq,usec,flags;"
+// prefix, no " KEY=value" continuation lines, at most kMaxLine bytes) is kept
+// in fixed storage, and a watch takes it through the EpollSource attribution
+// ({line: "..."}) with its next reported change. Unreadable /dev/kmsg
+// (dmesg_restrict without CAP_SYSLOG, none in a container): Open() fails with
+// EPERM/ENOENT and the watcher names kmsg as not armed, with the reason.
+class KmsgTrigger final : public EpollSource {
  public:
   // Longest line kept, in bytes (longer ones are cut). /dev/kmsg escapes every
   // byte outside printable ASCII as \xNN, so a cut never splits a character.
   static constexpr size_t kMaxLine = 512;
 
-  // Opens path (O_RDONLY | O_NONBLOCK) positioned after the existing records.
-  // Fails with EPERM when dmesg_restrict hides the log from this process.
-  bool Open(const char* path, SysError* err);
-  void Close() { fd_.reset(); }
-  bool open() const { return fd_.valid(); }
-  int fd() const { return fd_.get(); }
+  explicit KmsgTrigger(const char* path = "/dev/kmsg") : path_(path) {}
 
-  struct Drained {
-    uint32_t records = 0;
-    uint32_t matches = 0;
-    bool overrun = false;  // EPIPE: records were overwritten before we read them
-  };
-  Drained Drain();
-
-  // The message of the last matching record (no "prio,seq,usec,flags;" prefix,
-  // no " KEY=value" dictionary lines, at most kMaxLine bytes), and how many
-  // matching records were seen over this object's life (across Close/Open):
-  // a watch compares it with the count it saw last to know whether a newer
-  // line exists. Fixed storage, so an idle drain allocates nothing. Not
-  // synchronised itself: the watch loop calls everything under its mutex.
-  const char* last_line() const { return last_; }
-  size_t last_line_len() const { return last_len_; }
-  uint64_t match_count() const { return match_count_; }
+  // Opens the log (O_RDONLY | O_NONBLOCK) positioned after the existing records.
+  bool Open(SysError* err) override;
+  void Close() override { fd_.reset(); }
+  bool open() const override { return fd_.valid(); }
+  void Fds(std::vector<int>* out) const override { out->push_back(fd_.get()); }
+  // Reads every queued record; re-read when one signals taint or records were
+  // lost to an overrun.
+  bool OnReadable(size_t slot) override;
+  // A change noticed by another trigger can race with the record that
+  // announced it (the kernel logs "WARNING: CPU: ..." before it sets the bit),
+  // so the loop drains the log once more before it hands the line out.
+  bool CatchUp() override { return OnReadable(0); }
+  void Describe(Attribution* out) const override;
+  void Stats(std::vector<std::pair<const char*, uint64_t>>* out) const override;
 
  private:
+  const char* path_;
   UniqueFd fd_;
   char last_[kMaxLine] = {};
   size_t last_len_ = 0;
-  uint64_t match_count_ = 0;
+  uint64_t records_ = 0, matches_ = 0, overruns_ = 0;
 };
 
 }  // namespace kt

@@ -43,8 +43,9 @@ bool UeventTrigger::Open(SysError* err) {
   return true;
 }
 
-UeventTrigger::Drained UeventTrigger::Drain() {
-  Drained d;
+bool UeventTrigger::OnReadable(size_t /*slot*/) {
+  if (!fd_.valid()) return false;
+  bool reread = false;
   char buf[8192];
   for (;;) {
     struct sockaddr_nl sa;
@@ -58,17 +59,23 @@ UeventTrigger::Drained UeventTrigger::Drain() {
     ssize_t n = RetryEintr([&] { return ::recvmsg(fd_.get(), &msg, 0); });
     if (n < 0) {
       if (errno == ENOBUFS) {  // the socket buffer overflowed; the next recv works
-        d.overrun = true;
+        reread = true;
         continue;
       }
-      return d;  // EAGAIN: drained
+      return reread;  // EAGAIN: drained
     }
     // Only the kernel (port 0) sends on group 1; ignore anything else.
     if (sa.nl_pid != 0) continue;
-    ++d.messages;
+    ++messages_;
+    reread = true;
     size_t len = static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf;
-    if (UeventIsModuleAdd(buf, len)) ++d.module_adds;
+    if (UeventIsModuleAdd(buf, len)) ++module_adds_;
   }
+}
+
+void UeventTrigger::Stats(std::vector<std::pair<const char*, uint64_t>>* out) const {
+  out->emplace_back("ueventMessages", messages_);
+  out->emplace_back("ueventModuleAdds", module_adds_);
 }
 
 }  // namespace kt

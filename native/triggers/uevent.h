@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../epoll_source.h"
 #include "../sys_error.h"
 #include "../unique_fd.h"
 
@@ -16,22 +17,24 @@ namespace kt {
 // announces a module load.
 bool UeventIsModuleAdd(const char* buf, size_t len);
 
-class UeventTrigger {
+// The uevent source of the watch loop. A module "add" is the precise signal;
+// any other uevent is a cheap hint worth one pread. Both re-read, and both are
+// reported as 'uevent'. No attribution.
+class UeventTrigger final : public EpollSource {
  public:
-  bool Open(SysError* err);
-  void Close() { fd_.reset(); }
-  bool open() const { return fd_.valid(); }
-  int fd() const { return fd_.get(); }
-
-  struct Drained {
-    uint32_t messages = 0;
-    uint32_t module_adds = 0;
-    bool overrun = false;  // ENOBUFS: events were dropped, re-read to be safe
-  };
-  Drained Drain();
+  bool Open(SysError* err) override;
+  void Close() override { fd_.reset(); }
+  bool open() const override { return fd_.valid(); }
+  void Fds(std::vector<int>* out) const override { out->push_back(fd_.get()); }
+  // Reads every queued message; re-read on any message, or when the socket
+  // buffer overflowed (ENOBUFS: events were dropped).
+  bool OnReadable(size_t slot) override;
+  void Describe(Attribution* /*out*/) const override {}
+  void Stats(std::vector<std::pair<const char*, uint64_t>>* out) const override;
 
  private:
   UniqueFd fd_;
+  uint64_t messages_ = 0, module_adds_ = 0;
 };
 
 }  // namespace kt

@@ -203,3 +203,19 @@ describe('a real watcher whose file vanishes and comes back', () => {
     expect((await get('/metrics')).text).toContain('node_kernel_taint_last_read_ok 1');
   });
 });
+
+describe('coded errors for bad input', () => {
+  it('classifyTaint, parseKernelVersion, readTaint reject bad arguments with ERR_KERNEL_TAINT_INVALID_ARG', async () => {
+    const { classifyTaint } = await import('../../lib/integrations/policy.js');
+    const { parseKernelVersion } = await import('../../lib/kernel-version.js');
+    const { readTaint } = await import('../../lib/read.js');
+    const invalid = expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' });
+    expect(() => classifyTaint(null as never)).toThrow(invalid);
+    expect(() => classifyTaint(42 as never)).toThrow(invalid);
+    expect(() => classifyTaint({ value: 1 } as never)).toThrow(invalid);
+    expect(() => parseKernelVersion(42 as never)).toThrow(invalid);
+    expect(() => parseKernelVersion(null as never)).toThrow(invalid);
+    expect(() => readTaint({ charsPath: 42 } as never)).toThrow(invalid);
+    expect(() => readTaint(null as never)).toThrow(invalid);
+  });
+});

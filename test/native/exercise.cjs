@@ -30,6 +30,9 @@ try {
     ['-1', 'invalid'],
     ['4294967296', 'range'],
     ['9'.repeat(64), 'range'],
+    ['0'.repeat(64), 'long'],
+    [`${'0'.repeat(31)}1`, 1],
+    [`${'0'.repeat(32)}1`, 'long'],
   ]) {
     fs.writeFileSync(file, text);
     const got = addon.readValue(h);
@@ -39,10 +42,29 @@ try {
   }
   const missing = addon.openReader(path.join(dir, 'nope'));
   check(() => assert.deepEqual([missing.errno, missing.syscall], [2, 'open']));
-  const d = addon.openReader(dir);
-  check(() => assert.equal(addon.readValue(d).errno, 21));
-  addon.closeReader(d);
-  addon.closeReader(d);
+  // A directory, a FIFO, a NUL in the path: refused at open, never read.
+  check(() => assert.deepEqual({ ...addon.openReader(dir) }, { errno: 21, syscall: 'read', path: dir }));
+  const fifo = path.join(dir, 'fifo');
+  require('node:child_process').execFileSync('mkfifo', [fifo]);
+  check(() =>
+    assert.deepEqual(
+      { ...addon.openReader(fifo) },
+      { errno: 0, syscall: 'open', path: fifo, reason: 'type', content: 'fifo' },
+    ),
+  );
+  check(() => assert.throws(() => addon.openReader(`${file}\0x`), TypeError));
+  // A file replaced behind a kept handle: the handle reads the new file.
+  fs.writeFileSync(file, '5');
+  const kept = addon.openReader(file);
+  fs.writeFileSync(`${file}.new`, '6');
+  fs.renameSync(`${file}.new`, file);
+  check(() => assert.equal(addon.readValue(kept), 6));
+  fs.unlinkSync(file);
+  check(() => assert.deepEqual([addon.readValue(kept).errno, addon.readValue(kept).syscall], [2, 'open']));
+  fs.writeFileSync(file, '7');
+  check(() => assert.equal(addon.readValue(kept), 7));
+  addon.closeReader(kept);
+  addon.closeReader(kept);
   addon.closeReader(12345);
   check(() => assert.throws(() => addon.readValue(12345), TypeError));
   check(() => assert.throws(() => addon.readValue('x'), TypeError));

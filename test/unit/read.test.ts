@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSupported, readTaint, readTaintValue, TAINT_PATH } from '../../lib/index.js';
@@ -45,13 +45,24 @@ describe.runIf(process.platform === 'linux')('readTaintValue', () => {
     );
   });
 
-  it('reopens after the file is removed and recreated', () => {
+  it('reads the new file after the path is removed and recreated, not the kept inode', () => {
     const p = taintFile('1');
     expect(readTaintValue({ path: p })).toBe(1);
     unlinkSync(p);
     writeFileSync(p, '2');
-    // The kept descriptor still reads the unlinked inode: documented behaviour of a kept fd.
+    expect(readTaintValue({ path: p })).toBe(2);
+  });
+
+  it('reads the new file after the path is replaced by rename, even while the old one keeps a link', () => {
+    const p = taintFile('1');
+    const keep = `${p}.old`;
     expect(readTaintValue({ path: p })).toBe(1);
+    linkSync(p, keep); // the old inode stays alive with a link count of 1
+    writeFileSync(`${p}.new`, '3');
+    renameSync(`${p}.new`, p);
+    expect(readTaintValue({ path: p })).toBe(3);
+    unlinkSync(p);
+    expect(() => readTaintValue({ path: p })).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open' }));
   });
 
   it.each([
@@ -77,6 +88,8 @@ describe.runIf(process.platform === 'linux')('readTaintValue', () => {
     expect(native().parseText('4294967295')).toBe(4294967295);
     expect(native().parseText('4294967296')).toMatchObject({ reason: 'range' });
     expect(native().parseText('')).toMatchObject({ reason: 'empty' });
+    expect(native().parseText(`${'0'.repeat(31)}1`)).toBe(1); // 32 bytes: still read whole
+    expect(native().parseText(`${'0'.repeat(32)}1`)).toMatchObject({ reason: 'long' });
   });
 
   it.runIf(process.getuid?.() === 0)('throws EACCES for an unreadable file (as an unprivileged user)', () => {

@@ -3,7 +3,8 @@
 // ref/unref aggregation. Runs on every platform.
 import { describe, expect, it } from 'vitest';
 import type { NativeSysError, NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
-import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
+import { AbortError } from '../../lib/errors.js';
+import { createWatcher, type TaintChange, type WatchBinding, type WatchReadyInfo } from '../../lib/watch.js';
 
 class FakeBinding implements WatchBinding {
   refs = 0;
@@ -20,7 +21,10 @@ class FakeBinding implements WatchBinding {
     const id = ++this.#id;
     this.added.push(options);
     this.callbacks.set(id, callback);
-    return { id, value: this.next, triggers: options.triggers.filter((t) => t !== 'kmsg') };
+    const unarmed = options.triggers.includes('kmsg')
+      ? [{ trigger: 'kmsg' as const, errno: 1, syscall: 'open', path: '/dev/kmsg' }]
+      : [];
+    return { id, value: this.next, triggers: options.triggers.filter((t) => t !== 'kmsg'), unarmed };
   }
   watchRemove(id: number) {
     this.removed.push(id);
@@ -34,13 +38,15 @@ class FakeBinding implements WatchBinding {
     this.refs--;
     this.unrefCalls++;
   }
+  /** A delivery as the native side makes it: `reported` and the causes are decided there. */
   deliver(
     id: number,
     trigger: Parameters<NativeWatchCallback>[0],
     result: number | NativeSysError,
+    reported = typeof result === 'number',
     kmsg: string | null = null,
   ) {
-    this.callbacks.get(id)?.(trigger, result, kmsg);
+    this.callbacks.get(id)?.(trigger, result, reported, kmsg === null ? null : { kmsg: { line: kmsg } });
   }
 }
 
@@ -54,40 +60,43 @@ describe('TaintWatcher (fake binding)', () => {
       path: '/x',
       triggers: ['inotify', 'uevent', 'kmsg', 'counter', 'poll'],
       interval: 250,
+      mask: 0xffff_ffff,
       counterPaths: ['/c'],
     });
     expect(w.triggers).toEqual(['inotify', 'uevent', 'counter', 'poll']);
     void w.close();
   });
 
-  it('emits only real changes; coalesced deliveries of the same value are dropped', async () => {
+  it('emits the reported deliveries; an unreported one only updates the current value', async () => {
     const b = new FakeBinding();
-    const w = createWatcher({ path: '/x', ignoreInitial: true }, b);
+    const w = createWatcher({ path: '/x', ignoreInitial: true, filter: ['W', 31] }, b);
+    expect(b.added[0].mask).toBe(((1 << 9) | (1 << 31)) >>> 0);
     const changes: TaintChange[] = [];
     w.on('change', (c) => changes.push(c));
     await tick();
     b.deliver(1, 'inotify', 512);
-    b.deliver(1, 'poll', 512);
-    b.deliver(1, 'uevent', 0x8000_0200);
-    b.deliver(1, 'kmsg', 0x200);
+    b.deliver(1, 'poll', 513, false); // only P appeared: outside the filter
+    expect(w.current.value).toBe(513);
+    b.deliver(1, 'uevent', 0x8000_0201);
+    b.deliver(1, 'kmsg', 0x201);
     expect(
       changes.map((c) => [c.seq, c.trigger, c.previous.value, c.current.value, c.added.map((f) => f.bit)]),
     ).toEqual([
       [1, 'inotify', 0, 512, [9]],
-      [2, 'uevent', 512, 0x8000_0200, [31]],
-      [3, 'kmsg', 0x8000_0200, 0x200, []],
+      [2, 'uevent', 513, 0x8000_0201, [31]],
+      [3, 'kmsg', 0x8000_0201, 0x201, []],
     ]);
     await w.close();
   });
 
-  it('carries the native kmsg line on the change; null for the initial report and when none came', async () => {
+  it('carries the native kmsg cause on the change; null for the initial report and when none came', async () => {
     const b = new FakeBinding();
     const w = createWatcher({ path: '/x' }, b);
     const changes: TaintChange[] = [];
     w.on('change', (c) => changes.push(c));
     await tick();
     const line = 'WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2';
-    b.deliver(1, 'poll', 0x200, line);
+    b.deliver(1, 'poll', 0x200, true, line);
     b.deliver(1, 'inotify', 0x201);
     expect(changes.map((c) => [c.trigger, c.kmsg])).toEqual([
       ['initial', null],
@@ -98,28 +107,6 @@ describe('TaintWatcher (fake binding)', () => {
     await w.close();
   });
 
-  it('a line whose delivery emitted nothing (filtered, same value, error) goes with the next change', async () => {
-    const b = new FakeBinding();
-    const w = createWatcher({ path: '/x', ignoreInitial: true, filter: ['W'] }, b);
-    const changes: TaintChange[] = [];
-    w.on('change', (c) => changes.push(c));
-    w.on('error', () => {});
-    await tick();
-    b.deliver(1, 'kmsg', 0x1, 'first line'); // only P: outside the filter
-    b.deliver(1, 'poll', 0x1); // same value
-    b.deliver(1, 'poll', { errno: 2, syscall: 'open', path: '/x' });
-    b.deliver(1, 'poll', 0x201);
-    b.deliver(1, 'kmsg', 0x1, 'dropped W'); // a drop emits, with its line
-    b.deliver(1, 'kmsg', 0x1, 'older');
-    b.deliver(1, 'kmsg', 0x201, 'newest');
-    expect(changes.map((c) => [c.current.value, c.kmsg])).toEqual([
-      [0x201, 'first line'],
-      [0x1, 'dropped W'],
-      [0x201, 'newest'],
-    ]);
-    await w.close();
-  });
-
   it("native errors become Node-style 'error' events", async () => {
     const b = new FakeBinding();
     const w = createWatcher({ path: '/x' }, b);
@@ -127,9 +114,14 @@ describe('TaintWatcher (fake binding)', () => {
     w.on('error', (e) => errors.push(e));
     b.deliver(1, 'poll', { errno: 13, syscall: 'open', path: '/x' });
     b.deliver(1, 'poll', { errno: 0, syscall: 'read', path: '/x', reason: 'range', content: '99999999999' });
+    b.deliver(1, 'poll', { errno: 0, syscall: 'read', path: '/x', reason: 'long', content: '0'.repeat(32) });
+    b.deliver(1, 'inotify', { errno: 0, syscall: 'open', path: '/x', reason: 'type', content: 'fifo' });
     expect(errors[0]).toMatchObject({ code: 'EACCES', errno: -13, syscall: 'open', path: '/x' });
     expect(errors[0].message).toBe("EACCES: permission denied, open '/x'");
     expect(errors[1]).toMatchObject({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE', content: '99999999999' });
+    expect(errors[2]).toMatchObject({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE', path: '/x' });
+    expect(errors[2].message).toContain('more than 32 bytes');
+    expect(errors[3]).toMatchObject({ code: 'ERR_KERNEL_TAINT_NOT_A_FILE', path: '/x', fileType: 'fifo' });
     await w.close();
   });
 
@@ -210,7 +202,7 @@ describe('TaintWatcher (fake binding)', () => {
     expect(b.removed).toEqual([1, 2]);
   });
 
-  it('async iteration rejects on error', async () => {
+  it('async iteration: an error ends the loop and closes the watcher (nothing left holding the process)', async () => {
     const b = new FakeBinding();
     const w = createWatcher({ path: '/x', ignoreInitial: true }, b);
     const it = w[Symbol.asyncIterator]();
@@ -221,6 +213,84 @@ describe('TaintWatcher (fake binding)', () => {
     b.deliver(1, 'poll', { errno: 2, syscall: 'open', path: '/x' });
     await expect(second).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await it.next()).toEqual({ value: undefined, done: true });
+    expect(w.closed).toBe(true);
+    expect(b.removed).toEqual([1]);
+    expect(b.refs).toBe(0);
+  });
+
+  it('async iteration: break closes the watcher', async () => {
+    const b = new FakeBinding();
+    const w = createWatcher({ path: '/x' }, b);
+    for await (const c of w) {
+      expect(c.trigger).toBe('initial');
+      break;
+    }
+    expect(w.closed).toBe(true);
+    expect(b.removed).toEqual([1]);
+    expect(b.refs).toBe(0);
+  });
+
+  it("'ready' names each requested trigger that could not be armed, with a string code and why", async () => {
+    const b = new FakeBinding();
+    const w = createWatcher({ path: '/x', triggers: ['kmsg', 'inotify'], interval: 1000 }, b);
+    const [armed, info] = await new Promise<[unknown, WatchReadyInfo]>((r) => w.once('ready', (t, i) => r([t, i])));
+    expect(armed).toEqual(['inotify']);
+    expect(info.unarmed).toHaveLength(1);
+    expect(info.unarmed[0]).toMatchObject({ trigger: 'kmsg', code: 'EPERM' });
+    expect(info.unarmed[0].message).toBe("EPERM: operation not permitted, open '/dev/kmsg'");
+    expect(info.unarmed[0].error).toMatchObject({ code: 'EPERM', syscall: 'open', path: '/dev/kmsg' });
+    // interval asked for, but nothing periodic is armed: said, not silently dropped.
+    expect(info.interval).toBe(0);
+    expect(info.notes).toEqual(["interval 1000 ms has no effect: neither 'poll' nor 'counter' is armed"]);
+    expect(w.readyInfo).toBe(info);
     await w.close();
+  });
+
+  it("'ready' says when only the counters run on the interval (no 'poll')", async () => {
+    const b = new FakeBinding();
+    const w = createWatcher({ path: '/x', triggers: ['counter', 'inotify'], interval: 200 }, b);
+    expect(w.readyInfo.interval).toBe(200);
+    expect(w.readyInfo.notes).toEqual(["every 200 ms only the warn/oops counters are checked ('poll' is not armed)"]);
+    expect(w.readyInfo.unarmed).toEqual([]);
+    await w.close();
+  });
+
+  it.each([
+    [{ filter: [] }, /filter must name at least one flag/],
+    [{ triggers: [] }, /triggers must name at least one/],
+    [{ persistent: 'no' }, /persistent must be a boolean/],
+    [{ ignoreInitial: 1 }, /ignoreInitial must be a boolean/],
+    [{ interval: 1.5 }, /interval must be a whole number/],
+    [{ interval: Number.NaN }, /interval must be a whole number/],
+    [{ path: '/x\0y' }, /path must not contain a NUL byte/],
+    [{ _counterPaths: ['/c\0'] }, /_counterPaths must not contain a NUL byte/],
+  ])('rejects %o with ERR_KERNEL_TAINT_INVALID_ARG before touching the binding', (opts, message) => {
+    const b = new FakeBinding();
+    let err: unknown;
+    try {
+      createWatcher({ path: '/x', ...(opts as object) }, b);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' });
+    expect((err as Error).message).toMatch(message);
+    expect(b.added).toEqual([]);
+  });
+
+  it("an already aborted signal throws an AbortError whose code is the string 'ABORT_ERR'", () => {
+    const b = new FakeBinding();
+    const ac = new AbortController();
+    ac.abort();
+    let err: unknown;
+    try {
+      createWatcher({ path: '/x', signal: ac.signal }, b);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as AbortError).code).toBe('ABORT_ERR');
+    expect((err as Error).name).toBe('AbortError');
+    expect((err as Error).cause).toBe(ac.signal.reason);
+    expect(b.added).toEqual([]);
   });
 });

@@ -12,7 +12,11 @@ class FakeBinding implements WatchBinding {
   constructor(readonly initial: number) {}
   watchAdd(options: NativeWatchOptions, callback: NativeWatchCallback) {
     this.callback = callback;
-    return { id: 1, value: this.initial, triggers: [...options.triggers] };
+    return { id: 1, value: this.initial, triggers: [...options.triggers], unarmed: [] };
+  }
+  /** A reported value change, as the native side delivers it (the kmsg line as its cause). */
+  deliver(trigger: Parameters<NativeWatchCallback>[0], value: number, line: string | null) {
+    this.callback?.(trigger, value, true, line === null ? null : { kmsg: { line } });
   }
   watchRemove() {
     return true;
@@ -62,7 +66,7 @@ describe('TaintChange.evidence', () => {
   it('a later change: the first log record of the new bit wins, with its log time', async () => {
     const { b, w, changes } = await watch(0, { ignoreInitial: true, _kmsgPath: fixture('trixie-7x.kmsg') });
     const line = 'WARNING: arch/x86/kernel/cpu/bugs.c:3736 at __warn_thunk+0x10/0x20, CPU#1: (udev-worker)/728';
-    b.callback!('kmsg', 0x200, line);
+    b.deliver('kmsg', 0x200, line);
     expect(changes).toHaveLength(1);
     expect(changes[0].kmsg).toBe(line);
     expect(changes[0].evidence).toHaveLength(1);
@@ -78,7 +82,7 @@ describe('TaintChange.evidence', () => {
   it('no log to read: the kmsg line explains the bit, timed by the watcher', async () => {
     const { b, w, changes } = await watch(0, { ignoreInitial: true, _kmsgPath: null });
     const line = 'WARNING: at f+0x1/0x2, CPU#0: swapper/0';
-    b.callback!('poll', 0x200, line);
+    b.deliver('poll', 0x200, line);
     const e = changes[0].evidence[0];
     expect(e).toMatchObject({
       source: 'watch',
@@ -96,7 +100,7 @@ describe('TaintChange.evidence', () => {
       _kmsgPath: null,
       _sysModuleDir: modules({ kt_prop: 'POE' }),
     });
-    b.callback!('uevent', 0x1041, null); // P U O
+    b.deliver('uevent', 0x1041, null); // P U O
     const ev = changes[0].evidence;
     expect(ev.map((e) => [e.flag.letter, e.source, e.cause?.module?.name ?? null])).toEqual([
       ['P', 'modules', 'kt_prop'],
@@ -106,7 +110,7 @@ describe('TaintChange.evidence', () => {
     expect(ev[1]).toMatchObject({ cause: null, actor: null });
     for (const e of ev) expect(e.since).toBe(changes[0].time);
     // Bits that only dropped: no evidence.
-    b.callback!('poll', 0x1000, null);
+    b.deliver('poll', 0x1000, null);
     expect(changes[1].evidence).toEqual([]);
     await w.close();
   });

@@ -1,0 +1,96 @@
+// An event source of the watch loop (native/watch_loop.h): one or more fds in
+// the loop's epoll set that signal "the taint value may have changed", plus,
+// optionally, what the source knows about the cause (an attribution).
+//
+// The built-in sources are the uevent socket (triggers/uevent.h) and /dev/kmsg
+// (triggers/kmsg.h); perf-event and tracepoint sources plug in the same way.
+// To add one:
+//   1. implement EpollSource (a class in its own file under native/, listed in
+//      native/sources.txt);
+//   2. give it a Trigger bit and a name (watch_loop.h) and construct it in
+//      WatchLoop::WatchLoop (the one list of sources);
+//   3. add the name to NativeTrigger/WATCH_TRIGGERS in lib/binding.ts and
+//      lib/watch.ts.
+// Nothing in WatchLoop::Run() changes: the loop opens a source when the first
+// watch requests its trigger and closes it when the last one is removed, puts
+// its fds in epoll, calls OnReadable() for each readable fd, re-reads the
+// watches that use it when OnReadable() says so, and hands its attribution to
+// the watch's next reported change.
+//
+// Threading: every method is called with the loop's mutex held, Open/Close on
+// the JS thread or the loop thread, the rest on the loop thread. A source must
+// never block: its fds are non-blocking and OnReadable() reads until EAGAIN.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sys_error.h"
+
+namespace kt {
+
+// What a source knows about the cause of a change, as flat key/value fields
+// (JS: an object of strings and numbers). The kmsg source reports
+// {line: "WARNING: CPU: 1 PID: 42 at ..."}; a perf source could report
+// {pid: 42, comm: "insmod", ip: "0xffffffff81234567", symbol: "..."}.
+struct Attribution {
+  struct Field {
+    std::string key;
+    bool is_number = false;
+    double number = 0;
+    std::string text;
+  };
+  std::vector<Field> fields;
+
+  void Add(const char* key, std::string text) { fields.push_back({key, false, 0, std::move(text)}); }
+  void Add(const char* key, double number) { fields.push_back({key, true, number, std::string()}); }
+  bool empty() const { return fields.empty(); }
+};
+
+class EpollSource {
+ public:
+  virtual ~EpollSource() = default;
+
+  // Opens the fds (non-blocking). False, with err filled, when the source
+  // cannot work here (no permission, no kernel support): the watches that
+  // asked for it run without it and 'ready' names it with err's reason.
+  virtual bool Open(SysError* err) = 0;
+  virtual void Close() = 0;
+  virtual bool open() const = 0;
+  // The fds to wait on while open, in a stable order: OnReadable gets the
+  // index of the readable one (a perf source may have one fd per CPU).
+  virtual void Fds(std::vector<int>* out) const = 0;
+
+  // fds[slot] is readable: consume everything queued (until EAGAIN). Returns
+  // whether the watches that use this source must re-read the taint value.
+  // A source that records a cause calls Attribute() for it.
+  virtual bool OnReadable(size_t slot) = 0;
+
+  // A change was noticed by another trigger in a wakeup in which this source
+  // was not readable (yet): consume what is queued now, so a cause that raced
+  // with the change goes with it. Returns what OnReadable would.
+  virtual bool CatchUp() { return false; }
+
+  // The latest cause, built on demand (only when a change takes it, so an idle
+  // source allocates nothing). Called only after Attribute() was called.
+  virtual void Describe(Attribution* out) const = 0;
+
+  // Named cumulative counters for watchStats() (e.g. {"kmsgRecords", 12}).
+  virtual void Stats(std::vector<std::pair<const char*, uint64_t>>* out) const = 0;
+
+  // How many causes this source has recorded over its life (across
+  // Close/Open). A watch remembers the count it last took; a larger one means
+  // a newer cause is available from Describe().
+  uint64_t attribution_count() const { return attribution_count_; }
+
+ protected:
+  void Attribute() { ++attribution_count_; }
+
+ private:
+  uint64_t attribution_count_ = 0;
+};
+
+}  // namespace kt
