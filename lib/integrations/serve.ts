@@ -241,6 +241,8 @@ class SseHub {
 interface Conn {
   /** Answering a request (or streaming events): not evicted. */
   busy: boolean;
+  /** Closes the connection unless a request's headers are complete by then. */
+  deadline: NodeJS.Timeout | null;
 }
 
 /**
@@ -267,6 +269,7 @@ export class TaintServer {
   readonly #allowed: ReadonlySet<string>;
   readonly #maxConnections: number;
   readonly #conns = new Map<Socket, Conn>();
+  readonly #headersTimeout: number;
   #evicted = 0;
   #closing: Promise<void> | null = null;
   readonly #onChange = (change: PanelChange, snapshot: PanelSnapshot) => {
@@ -326,6 +329,7 @@ export class TaintServer {
     this.feed.on('change', this.#onChange);
     this.feed.on('snapshot', this.#onSnapshot);
     const headersTimeout = opts.headersTimeout ?? 10_000;
+    this.#headersTimeout = headersTimeout;
     this.server = createServer(
       {
         maxHeaderSize: 16 * 1024,
@@ -397,8 +401,27 @@ export class TaintServer {
         return;
       }
     }
-    this.#conns.set(s, { busy: false });
-    s.on('close', () => this.#conns.delete(s));
+    const conn: Conn = { busy: false, deadline: null };
+    this.#arm(s, conn);
+    this.#conns.set(s, conn);
+    s.on('close', () => {
+      if (conn.deadline) clearTimeout(conn.deadline);
+      this.#conns.delete(s);
+    });
+  }
+
+  // Node's own headersTimeout is not enforced on a connection that keeps
+  // dripping header lines (measured under the slowloris fault test): a
+  // deadline per connection from its start, or from the end of its last answer.
+  #arm(s: Socket, conn: Conn): void {
+    if (conn.deadline) clearTimeout(conn.deadline);
+    conn.deadline = setTimeout(
+      () => {
+        if (!conn.busy) s.destroy();
+      },
+      this.#headersTimeout + (this.#opts.idleTimeout ?? 5_000),
+    );
+    conn.deadline.unref();
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {
@@ -408,8 +431,11 @@ export class TaintServer {
       this.#conns.delete(req.socket);
       this.#conns.set(req.socket, conn);
       conn.busy = true;
+      if (conn.deadline) clearTimeout(conn.deadline);
+      conn.deadline = null;
       res.on('finish', () => {
         conn.busy = false;
+        this.#arm(req.socket, conn);
       });
     }
     try {
