@@ -23,7 +23,10 @@ function cpuMs(pid) {
 }
 
 function startServer(args, env = {}) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -64,19 +67,39 @@ async function measure(name, server) {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   const perScrapeUs = ((c1 - c0) * 1000) / N;
-  console.log(`${name}: ${body} B body, ${perScrapeUs.toFixed(0)} µs CPU/scrape, ${((wall * 1000) / N).toFixed(0)} µs wall/scrape (${N} scrapes)`);
+  console.log(
+    `${name}: ${body} B body, ${perScrapeUs.toFixed(0)} µs CPU/scrape, ${((wall * 1000) / N).toFixed(0)} µs wall/scrape (${N} scrapes)`,
+  );
   return { perScrapeUs, body };
 }
 
 try {
   const kt = await measure(
     'kernel-taint serve (watcher running)',
-    startServer([join(root, 'bin', 'kernel-taint.cjs'), 'serve', '--port', '0', '--path', taint, '--profile', 'mainline']),
+    startServer([
+      join(root, 'bin', 'kernel-taint.cjs'),
+      'serve',
+      '--port',
+      '0',
+      '--path',
+      taint,
+      '--profile',
+      'mainline',
+    ]),
   );
   // Baseline: the same body from a bare node:http server (no Host check, no families, no formatting).
   const bodyFile = join(dir, 'body');
   const metrics = await new Promise((resolve) => {
-    const s = startServer([join(root, 'bin', 'kernel-taint.cjs'), 'serve', '--port', '0', '--path', taint, '--profile', 'mainline']);
+    const s = startServer([
+      join(root, 'bin', 'kernel-taint.cjs'),
+      'serve',
+      '--port',
+      '0',
+      '--path',
+      taint,
+      '--profile',
+      'mainline',
+    ]);
     s.then(async ({ child, port }) => {
       let text = '';
       get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
