@@ -28,7 +28,7 @@ LD_PRELOAD="$libasan:$libubsan" \
   node test/native/exercise-attribution.cjs "$asan_bin"
 
 echo "== exercise under valgrind"
-[[ -f build/Release/kernel_taint.node ]] || npx cmake-js compile --out build >/dev/null
+node scripts/build-native.mjs >/dev/null
 valgrind --error-exitcode=99 --errors-for-leak-kinds=definite --leak-check=full \
   --show-leak-kinds=definite --suppressions=test/native/node.supp --quiet \
   node test/native/exercise.cjs build/Release/kernel_taint.node
