@@ -82,6 +82,8 @@ export const serve: Command = {
         ...(baselineFile ? { baselineFile } : {}),
         ...(journal ? { journal } : {}),
         ...(profile ? { profile } : {}),
+        // As for check: lets tests stand in for /proc/sys/kernel/random/boot_id.
+        ...(io.env.KERNEL_TAINT_BOOT_ID_PATH ? { bootIdPath: io.env.KERNEL_TAINT_BOOT_ID_PATH } : {}),
       });
       if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
         io.err(`kernel-taint: warning: listening on ${host}, not loopback: anyone who can reach it can read it`);

@@ -89,7 +89,8 @@ export interface JournalTrigger {
   readonly modules?: readonly JournalModule[];
   /**
    * The kernel log line that preceded the change (the watcher's `TaintChange.kmsg`), for bits no
-   * module carries: `WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...`, `Machine check events logged`.
+   * module carries: `WARNING: CPU: 1 PID: 42 at mm/slub.c:123 ...` (or the newer
+   * `WARNING: mm/slub.c:123 at kfree+0x1/0x2, CPU#1: comm/42`), `Machine check events logged`.
    */
   readonly line?: string;
 }

@@ -5,6 +5,7 @@
 // Label design as node_exporter's reviewers asked for a taint collector
 // (prometheus/node_exporter#1567, #3745): one gauge with a series per known
 // bit and labels, not one metric per letter.
+import { readBootId } from '../boot-id.js';
 import { KernelTaintError } from '../errors.js';
 import { profileTable } from '../flags.js';
 import { resolveProfile } from '../profiles.js';
@@ -44,6 +45,7 @@ export function taintMetricNames(prefix = 'node_'): TaintMetricNames {
     changes: `${prefix}kernel_taint_changes_total`,
     readErrors: `${prefix}kernel_taint_read_errors_total`,
     readOk: `${prefix}kernel_taint_last_read_ok`,
+    bootInfo: `${prefix}kernel_boot_info`,
   };
 }
 
@@ -56,6 +58,8 @@ export interface TaintMetricNames {
   readErrors: string;
   /** 1 when the last read of the taint file worked, 0 when it failed (the value series are then absent). */
   readOk: string;
+  /** 1, labelled `boot_id`: a new boot id on a node means it rebooted and its taint started again from 0. */
+  bootInfo: string;
 }
 
 const HELP = {
@@ -65,6 +69,7 @@ const HELP = {
   readErrors: 'Reads of the kernel taint file that failed (vanished, unreadable, not a taint value).',
   readOk:
     'Whether the last read of the kernel taint file worked (1) or failed (0); the taint series are absent while it fails.',
+  bootInfo: 'The boot the taint belongs to (/proc/sys/kernel/random/boot_id); taint starts again from 0 on each boot.',
 };
 
 /**
@@ -134,6 +139,8 @@ export function taintMetricFamilies(
     readErrors?: number;
     /** Whether the last read worked (default: `state !== null`). */
     readOk?: boolean;
+    /** The boot id (`readBootId()`); no `kernel_boot_info` sample when null or absent. */
+    bootId?: string | null;
   } = {},
 ): MetricFamily[] {
   const names = taintMetricNames(opts.prefix);
@@ -189,6 +196,13 @@ export function taintMetricFamilies(
       type: 'gauge',
       labelNames: [],
       samples: [{ labels: {}, value: (opts.readOk ?? state !== null) ? 1 : 0 }],
+    },
+    {
+      name: names.bootInfo,
+      help: HELP.bootInfo,
+      type: 'gauge',
+      labelNames: ['boot_id'],
+      samples: opts.bootId ? [{ labels: { boot_id: opts.bootId }, value: 1 }] : [],
     },
   ];
 }
@@ -265,6 +279,8 @@ export interface TaintMetricsOptions {
   client?: PromClientLike;
   /** Called when a scrape cannot read the taint (the per-bit series are then left out). */
   onError?: (err: Error) => void;
+  /** Overrides /proc/sys/kernel/random/boot_id for `node_kernel_boot_info` (tests). */
+  bootIdPath?: string;
 }
 
 /** What `collectTaintMetrics` returns. */
@@ -293,6 +309,8 @@ export function collectTaintMetrics(registry: PromRegistryLike, opts: TaintMetri
   if (opts.source !== undefined) assertSource(opts.source, 'collectTaintMetrics: source');
   const counter = new TaintChangeCounter(opts.source);
   const tracker = opts.source ? new SourceHealth(opts.source) : null;
+  // A boot id cannot change under a running process (a reboot ends it): read once.
+  const bootId = readBootId(opts.bootIdPath);
   let directErrors = 0;
   const read = (): TaintState | null => {
     try {
@@ -319,6 +337,7 @@ export function collectTaintMetrics(registry: PromRegistryLike, opts: TaintMetri
       prefix: opts.prefix,
       profile: opts.profile,
       readErrors: tracker ? tracker.errors : directErrors,
+      bootId,
     });
     at = performance.now();
   };
@@ -380,6 +399,15 @@ export function collectTaintMetrics(registry: PromRegistryLike, opts: TaintMetri
     registers,
     collect(this: PromMetricLike) {
       fill(this, 4);
+    },
+  });
+  new client.Gauge({
+    name: names.bootInfo,
+    help: HELP.bootInfo,
+    labelNames: ['boot_id'],
+    registers,
+    collect(this: PromMetricLike) {
+      fill(this, 5);
     },
   });
   return {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIPv4, isIPv6, type Socket } from 'node:net';
+import { readBootId } from '../boot-id.js';
 import { describeValue, KernelTaintError } from '../errors.js';
 import type { Profile } from '../types.js';
 import { watchTaint } from '../watch.js';
@@ -240,6 +241,8 @@ class SseHub {
 interface Conn {
   /** Answering a request (or streaming events): not evicted. */
   busy: boolean;
+  /** Closes the connection unless a request's headers are complete by then. */
+  deadline: NodeJS.Timeout | null;
 }
 
 /**
@@ -259,11 +262,14 @@ export class TaintServer {
   readonly #ownSource: boolean;
   readonly #health: TaintHealthCheck;
   readonly #sourceHealth: SourceHealth;
+  /** For `node_kernel_boot_info`: read once, a reboot ends this process. */
+  readonly #bootId: string | null;
   readonly #counter: TaintChangeCounter;
   readonly #hub: SseHub;
   readonly #allowed: ReadonlySet<string>;
   readonly #maxConnections: number;
   readonly #conns = new Map<Socket, Conn>();
+  readonly #headersTimeout: number;
   #evicted = 0;
   #closing: Promise<void> | null = null;
   readonly #onChange = (change: PanelChange, snapshot: PanelSnapshot) => {
@@ -314,6 +320,7 @@ export class TaintServer {
       throw e;
     }
     this.#sourceHealth = new SourceHealth(this.#source);
+    this.#bootId = readBootId(opts.bootIdPath);
     this.#counter = new TaintChangeCounter(this.#source);
     this.#hub = new SseHub(
       Math.min(opts.maxClients ?? 1000, Math.max(1, this.#maxConnections - 8)),
@@ -322,6 +329,7 @@ export class TaintServer {
     this.feed.on('change', this.#onChange);
     this.feed.on('snapshot', this.#onSnapshot);
     const headersTimeout = opts.headersTimeout ?? 10_000;
+    this.#headersTimeout = headersTimeout;
     this.server = createServer(
       {
         maxHeaderSize: 16 * 1024,
@@ -393,8 +401,27 @@ export class TaintServer {
         return;
       }
     }
-    this.#conns.set(s, { busy: false });
-    s.on('close', () => this.#conns.delete(s));
+    const conn: Conn = { busy: false, deadline: null };
+    this.#arm(s, conn);
+    this.#conns.set(s, conn);
+    s.on('close', () => {
+      if (conn.deadline) clearTimeout(conn.deadline);
+      this.#conns.delete(s);
+    });
+  }
+
+  // Node's own headersTimeout is not enforced on a connection that keeps
+  // dripping header lines (measured under the slowloris fault test): a
+  // deadline per connection from its start, or from the end of its last answer.
+  #arm(s: Socket, conn: Conn): void {
+    if (conn.deadline) clearTimeout(conn.deadline);
+    conn.deadline = setTimeout(
+      () => {
+        if (!conn.busy) s.destroy();
+      },
+      this.#headersTimeout + (this.#opts.idleTimeout ?? 5_000),
+    );
+    conn.deadline.unref();
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {
@@ -404,8 +431,11 @@ export class TaintServer {
       this.#conns.delete(req.socket);
       this.#conns.set(req.socket, conn);
       conn.busy = true;
+      if (conn.deadline) clearTimeout(conn.deadline);
+      conn.deadline = null;
       res.on('finish', () => {
         conn.busy = false;
+        this.#arm(req.socket, conn);
       });
     }
     try {
@@ -466,6 +496,7 @@ export class TaintServer {
             profile: this.#opts.profile,
             readErrors: this.#sourceHealth.errors,
             readOk: !failing && this.#source.current != null,
+            bootId: this.#bootId,
           }),
         );
         send(res, 200, PROMETHEUS_CONTENT_TYPE, text, { head });

@@ -2,12 +2,12 @@
 // server for discovery (it fails with "couldn't get current server API group
 // list" without one), so the manifests are parsed and held to checks written
 // here, and the DaemonSet's own command line is run against this CLI.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseTaintPolicy } from '../../lib/integrations/policy.js';
-import { ROOT, stopAll } from './procs.js';
+import { CLI, freePort, ROOT, start, stopAll, tempDir, waitFor } from './procs.js';
 
 const DIR = join(ROOT, 'deploy', 'kubernetes');
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field below
@@ -150,5 +150,39 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
       sourceLabels: ['__meta_kubernetes_pod_node_name'],
       targetLabel: 'instance',
     });
+  });
+
+  it('its command line works with this CLI: /health 200 on a tainted kernel, node name allowed, other hosts refused', async () => {
+    const dir = tempDir();
+    const taint = join(dir, 'tainted');
+    writeFileSync(taint, '512\n'); // W: would fail a default policy
+    writeFileSync(join(dir, 'policy.json'), byKind('ConfigMap')[0].data['policy.json']);
+    const port = await freePort();
+    const vars: Record<string, string> = { POD_IP: '127.0.0.1', NODE_NAME: 'worker-7', POD_NAMESPACE: 'monitoring' };
+    const args = (c.args as string[]).map((a) =>
+      a
+        .replace(/\$\(([A-Z_]+)\)/g, (_, v) => vars[v])
+        .replace(/^--port=\d+$/, `--port=${port}`)
+        .replace(/^--policy=.*$/, `--policy=${join(dir, 'policy.json')}`),
+    );
+    const serve = start('kernel-taint serve (DaemonSet args)', process.execPath, [CLI, ...args, '--path', taint]);
+    const get = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        import('node:http').then(({ request }) => {
+          const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end();
+        }, reject);
+      });
+    await waitFor('serve listening', async () => ((await get('/health', `127.0.0.1:${port}`)) ? true : undefined), {
+      procs: [serve],
+    });
+    expect(await get('/health', `127.0.0.1:${port}`)).toBe(200);
+    expect(await get('/metrics', `worker-7:${port}`)).toBe(200);
+    expect(await get('/metrics', `kernel-taint-exporter.monitoring.svc:${port}`)).toBe(200);
+    expect(await get('/metrics', `evil.example:${port}`)).toBe(421);
   });
 });

@@ -77,6 +77,16 @@ function killGroup(p: Proc, sig: NodeJS.Signals): void {
   }
 }
 
+/** SIGTERM one process group (SIGKILL after 3 s) and wait for it to exit. */
+export async function stop(p: Proc): Promise<void> {
+  killGroup(p, 'SIGTERM');
+  const deadline = Date.now() + 3000;
+  while (!p.exited() && Date.now() < deadline) await sleep(50);
+  killGroup(p, 'SIGKILL');
+  while (!p.exited()) await sleep(20);
+  procs.delete(p);
+}
+
 /** SIGTERM every started process group, SIGKILL what is left after 3 s, remove the temp dirs. */
 export async function stopAll(): Promise<void> {
   const list = [...procs];

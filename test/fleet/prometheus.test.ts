@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { CLI, freePort, getJson, type Proc, ROOT, start, stopAll, tempDir, waitFor, which } from './procs.js';
+import { CLI, freePort, getJson, type Proc, ROOT, start, stop, stopAll, tempDir, waitFor, which } from './procs.js';
 
 const RULES = join(ROOT, 'deploy', 'prometheus', 'kernel-taint.rules.yml');
 const PROMETHEUS = which('prometheus');
@@ -36,6 +36,11 @@ describe('Prometheus + Alertmanager scraping kernel-taint serve', () => {
   let procs: Proc[] = [];
   let hook: Server | undefined;
   const received: Webhook[] = [];
+  let startServe: (bootId: string) => Proc = () => {
+    throw new Error('not started');
+  };
+  const BOOT_A = '5a1c7c8e-0f6b-4b55-9d0e-3c2b7f1e9a01';
+  const BOOT_B = 'c0ffee00-1111-4222-8333-444455556666';
 
   beforeAll(async () => {
     if (!PROMETHEUS || !ALERTMANAGER) {
@@ -89,16 +94,17 @@ describe('Prometheus + Alertmanager scraping kernel-taint serve', () => {
     const job = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'kernel-taint');
     job.static_configs = [{ targets: [`127.0.0.1:${servePort}`] }];
     writeFileSync(join(dir, 'prometheus.yml'), stringify(config));
-    const serve = start('kernel-taint serve', process.execPath, [
-      CLI,
-      'serve',
-      '--path',
-      taint,
-      '--port',
-      String(servePort),
-      '--profile',
-      'mainline',
-    ]);
+    startServe = (bootId: string) => {
+      const file = join(dir, `boot_id-${bootId.slice(0, 8)}`);
+      writeFileSync(file, `${bootId}\n`);
+      return start(
+        'kernel-taint serve',
+        process.execPath,
+        [CLI, 'serve', '--path', taint, '--port', String(servePort), '--profile', 'mainline'],
+        { ...process.env, KERNEL_TAINT_BOOT_ID_PATH: file },
+      );
+    };
+    const serve = startServe(BOOT_A);
     const alertmanager = start('alertmanager', ALERTMANAGER, [
       `--config.file=${join(dir, 'alertmanager.yml')}`,
       `--storage.path=${join(dir, 'am')}`,
@@ -222,5 +228,31 @@ describe('Prometheus + Alertmanager scraping kernel-taint serve', () => {
       .map((a) => a.labels.flag)
       .sort();
     expect(newFlags).toEqual(['E', 'O', 'W']);
+  }, 60_000);
+  it('sees a reboot: the exporter comes back with another boot id and KernelTaintBootChanged fires', async () => {
+    const before = await query('node_kernel_boot_info');
+    expect(before.map((r) => r.metric.boot_id)).toEqual([BOOT_A]);
+    await stop(procs[0]);
+    writeFileSync(taint, '0\n'); // a new boot starts untainted
+    procs[0] = startServe(BOOT_B);
+    const fired = await waitFor(
+      'KernelTaintBootChanged firing',
+      async () => {
+        const alerts = (await getJson<PromAlerts>(`${prom}/api/v1/alerts`)).data.alerts;
+        return alerts.find((a) => a.labels.alertname === 'KernelTaintBootChanged' && a.state === 'firing');
+      },
+      { procs },
+    );
+    expect(fired.labels).toMatchObject({ severity: 'info', job: 'kernel-taint' });
+    expect(fired.annotations.description).toMatch(/reported 2 different boot ids in the last 30 minutes/);
+    // Back at 0 after the reboot: the state alerts resolve.
+    await waitFor(
+      'KernelTaintCritical resolved',
+      async () => {
+        const alerts = (await getJson<PromAlerts>(`${prom}/api/v1/alerts`)).data.alerts;
+        return alerts.some((a) => a.labels.alertname === 'KernelTaintCritical') ? undefined : true;
+      },
+      { procs },
+    );
   }, 60_000);
 });

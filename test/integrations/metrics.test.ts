@@ -102,6 +102,7 @@ describe('collectTaintMetrics (prom-client)', () => {
       ['node_kernel_taint_changes_total', 'counter'],
       ['node_kernel_taint_read_errors_total', 'counter'],
       ['node_kernel_taint_last_read_ok', 'gauge'],
+      ['node_kernel_boot_info', 'gauge'],
     ]);
     expect(await registry.getSingleMetricAsString('node_kernel_tainted_value')).toContain('4608');
     handle.close();

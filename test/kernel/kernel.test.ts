@@ -172,7 +172,7 @@ function plan(series: Series): Boot[] {
   // Attribution on the kernels with test modules: watchpoint/tracepoint/kmsg, explainTaint,
   // an unprivileged user, cleanup (guest/attrib.mjs). Its own boot: taint bits are set once.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
-    boots.push({ series, label: 'attrib', initrd: 'full', cmdline: ['kt.run=attrib'], timeoutS: 300 });
+    boots.push({ series, label: 'attrib', initrd: 'full', cmdline: ['kt.run=attrib'], timeoutS: 480 });
   if (isSweep(series)) {
     // One chain (the first, with the longest lines) unless asked for every oracle value.
     const sweep = process.env.KT_SWEEP_FULL === '1' ? chains : chains.slice(0, 1);

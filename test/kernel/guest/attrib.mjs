@@ -150,7 +150,7 @@ async function unprivChild() {
     w.on('error', (e) => errors.push({ where: 'error event', ...errInfo(e) }));
     const ready = await Promise.race([
       new Promise((res) => w.once('ready', (...args) => res(args))),
-      sleep(15000).then(() => null),
+      sleep(60000).then(() => null),
     ]);
     r.ready = ready ? plain(ready) : null;
     r.perfFdsOpen = perfFds();
@@ -258,7 +258,8 @@ async function driver(emit) {
   }
   const ready = await Promise.race([
     new Promise((res) => w.once('ready', (...args) => res(args))),
-    sleep(20000).then(() => null),
+    // Arming reads /proc/kallsyms, which takes seconds under TCG (17 s seen on a loaded host).
+    sleep(60000).then(() => null),
   ]);
   emit({
     t: 'at-ready',
@@ -305,7 +306,7 @@ async function driver(emit) {
         .slice(seen)
         .map((e) => lettersOf(e.c.added) ?? '')
         .join('');
-    while (![...letters].every((l) => union().includes(l)) && now() - tReturn < 10000) await sleep(1);
+    while (![...letters].every((l) => union().includes(l)) && now() - tReturn < 20000) await sleep(1);
     const complete = [...letters].every((l) => union().includes(l));
     await sleep(200); // stragglers (a second source reporting the same write)
     const got = events.slice(seen);
@@ -399,7 +400,7 @@ async function driver(emit) {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         res({ timeout: true });
-      }, 90000);
+      }, 150000);
       child.on('message', (m) => {
         if (m.t === 'armed') {
           fs.writeFileSync(TAINTED, '2'); // F: a root write the unprivileged watcher must see
@@ -432,7 +433,7 @@ async function latencySeries(api, emit) {
       ws[mode] = api.watchTaint({ attribution: mode, ignoreInitial: true });
       ws[mode].on('change', (c) => runs[mode].push({ at: now(), c }));
       ws[mode].on('error', () => {});
-      await Promise.race([new Promise((res) => ws[mode].once('ready', res)), sleep(15000)]);
+      await Promise.race([new Promise((res) => ws[mode].once('ready', res)), sleep(60000)]);
     } catch (e) {
       emit({ t: 'node-error', where: `latency ${mode}`, error: errInfo(e) });
     }
