@@ -1,6 +1,7 @@
 // The only file that loads the native addon. Loading never throws: when it
 // fails (not Linux, no prebuild and no compiler, wrong libc...) the reason is
 // kept and reported by every call that needs the addon.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,7 @@ export interface NativeBinding {
 }
 
 /** Names of the native watch triggers. */
-export type NativeTrigger = 'inotify' | 'uevent' | 'kmsg' | 'counter' | 'poll';
+export type NativeTrigger = 'inotify' | 'uevent' | 'kmsg' | 'counter' | 'poll' | 'watchpoint' | 'tracepoint';
 
 export interface NativeWatchOptions {
   path: string;
@@ -64,6 +65,8 @@ export interface NativeWatchOptions {
   mask?: number;
   /** Counter files to check (default /sys/kernel/warn_count and oops_count); tests point it at temp files. */
   counterPaths?: readonly string[];
+  /** Test-only: point the 'watchpoint' source at an 8-byte variable of a user-space process. */
+  _watchpointTarget?: { pid: number; address: string };
 }
 
 /**
@@ -134,6 +137,20 @@ function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
+/**
+ * The binary node-gyp-build would pick in the two usual layouts, found with a
+ * stat instead of its directory scans (a clone's build/Release first, then
+ * the shipped prebuild for this arch and libc); null hands the choice (and the
+ * error that explains a missing binary) to node-gyp-build.
+ */
+function knownBinary(root: string): string | null {
+  const release = join(root, 'build/Release/kernel_taint.node');
+  if (!process.env.PREBUILDS_ONLY && existsSync(release)) return release;
+  const libc = process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+  const prebuild = join(root, `prebuilds/linux-${process.arch}/kernel-taint.${libc}.node`);
+  return existsSync(prebuild) ? prebuild : null;
+}
+
 let loaded: NativeBinding | null | undefined;
 let loadError: Error | undefined;
 
@@ -147,9 +164,12 @@ function load(): NativeBinding | null {
     return loaded;
   }
   try {
-    const req = createRequire(join(packageRoot(), 'package.json'));
-    const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
-    const b = nodeGypBuild(packageRoot()) as Partial<NativeBinding>;
+    const root = packageRoot();
+    const req = createRequire(join(root, 'package.json'));
+    const direct = knownBinary(root);
+    const b = (
+      direct ? req(direct) : (req('node-gyp-build') as (dir: string) => unknown)(root)
+    ) as Partial<NativeBinding>;
     if (typeof b.readValue !== 'function')
       throw new Error('the loaded binary has no reader (built for another platform?)');
     loaded = b as NativeBinding;

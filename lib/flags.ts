@@ -1,5 +1,5 @@
+import { readFileSync } from 'node:fs';
 import { invalidArg } from './errors.js';
-import data from './flags.json' with { type: 'json' };
 import type { ResolvedProfile, TaintFlagInfo } from './types.js';
 
 type RawFlag = Omit<TaintFlagInfo, 'profiles' | 'unreachableIn'>;
@@ -46,7 +46,11 @@ export interface ProfileTable {
   readonly mainlineWidth: number | null;
 }
 
-const raw = data as unknown as { mainline: RawFlag[]; profiles: Record<ResolvedProfile, RawProfile> };
+// The table is data, read from the file beside this module (lib/ in development,
+// dist/ when built: tsdown copies it): JSON.parse is cheaper at start-up than
+// compiling the same object as a JS literal, and it keeps the core's JS small.
+const data: unknown = JSON.parse(readFileSync(new URL('./flags.json', import.meta.url), 'utf8'));
+const raw = data as { mainline: RawFlag[]; profiles: Record<ResolvedProfile, RawProfile> };
 
 export const PROFILE_IDS: readonly ResolvedProfile[] = Object.keys(raw.profiles) as ResolvedProfile[];
 
@@ -127,7 +131,7 @@ function collectFlagInfos(): TaintFlagInfo[] {
         unreachableIn: Object.freeze(unreachableIn),
       });
     })
-    .sort((a, b) => a.bit - b.bit || a.profiles[0].localeCompare(b.profiles[0]));
+    .sort((a, b) => a.bit - b.bit || (a.profiles[0] < b.profiles[0] ? -1 : a.profiles[0] > b.profiles[0] ? 1 : 0));
 }
 
 /**

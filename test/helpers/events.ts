@@ -28,13 +28,24 @@ export function nextEvent<T extends unknown[] = unknown[]>(
   });
 }
 
-/** Waits until check() is true, polling every few ms; rejects after timeoutMs. */
-export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+/** The one wait helper: resolves with fn()'s first truthy value (polling every 5 ms); rejects after timeoutMs. */
+export async function until<T>(
+  fn: () => T | undefined | null | false,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const end = Date.now() + timeoutMs;
-  while (!check()) {
+  for (;;) {
+    const v = fn();
+    if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** `until` for a boolean check. */
+export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  await until(check, timeoutMs, what);
 }
 
 /** Lets pending I/O callbacks (thread-safe function calls) run. */

@@ -1,12 +1,12 @@
 // Temp taint files for watcher tests. Values are written in place with one
 // pwrite of a fixed width ("0000000512\n"): writeFileSync would truncate first,
 // and a watcher woken between the truncate and the write reads an empty file.
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tempDir as makeTempDir } from './tmp.js';
 
+/** A temp dir from the one helper (test/helpers/tmp.ts) that the caller removes (file or test scope). */
 export function tempDir(prefix = 'kt-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = makeTempDir(prefix, true);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -54,17 +54,4 @@ export class FakeSource extends EventEmitter<{ change: [SourceChange]; error: [E
   }
 }
 
-/** Waits until `fn` returns truthy (polling), or throws after `timeoutMs`. */
-export async function until<T>(
-  fn: () => T | undefined | null | false,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until } from '../helpers/events.js';

@@ -3,7 +3,7 @@ import { chmodSync, linkSync, mkdirSync, renameSync, unlinkSync, writeFileSync }
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSupported, readTaint, readTaintValue, TAINT_PATH } from '../../lib/index.js';
-import { ROOT } from '../helpers/reference.js';
+import { cleanupArtifacts, script } from '../helpers/bundle.js';
 import { taintFile, tempDir } from '../helpers/tmp.js';
 
 describe.runIf(process.platform === 'linux')('readTaintValue', () => {
@@ -92,13 +92,23 @@ describe.runIf(process.platform === 'linux')('readTaintValue', () => {
     expect(native().parseText(`${'0'.repeat(32)}1`)).toMatchObject({ reason: 'long' });
   });
 
-  it.runIf(process.getuid?.() === 0)('throws EACCES for an unreadable file (as an unprivileged user)', () => {
+  it.runIf(process.getuid?.() === 0)('throws EACCES for an unreadable file (as an unprivileged user)', async () => {
     const p = taintFile('1');
     chmodSync(p, 0o600);
-    const script = `const k=require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))});try{k.readTaintValue({path:${JSON.stringify(p)}})}catch(e){console.log(JSON.stringify({code:e.code,errno:e.errno,syscall:e.syscall,path:e.path}))}`;
     chmodSync(join(p, '..'), 0o755);
-    const r = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
-    expect(JSON.parse(r.stdout)).toEqual({ code: 'EACCES', errno: -13, syscall: 'open', path: p });
+    // The library comes from a world-readable temp package: the checkout may be in a 0700 directory.
+    const f = await script(
+      'eacces',
+      `try { kt.readTaintValue({ path: ${JSON.stringify(p)} }); console.log('no error'); }
+       catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path })); }`,
+    );
+    try {
+      const r = spawnSync(process.execPath, [f], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual({ code: 'EACCES', errno: -13, syscall: 'open', path: p });
+    } finally {
+      await cleanupArtifacts([f]);
+    }
   });
 
   it('rejects a bad path argument', () => {
