@@ -4,7 +4,7 @@
 // and `actor` (who was running, with the kind from attribution.md §4).
 // Nothing here guesses: a change gets an actor only from a report whose bits
 // are among the bits the change added.
-import type { TaintActor } from './types.js';
+import type { TaintActor, TaintCause } from './types.js';
 
 /** The perf-based attribution sources. */
 export type AttributionSource = 'watchpoint' | 'tracepoint';
@@ -167,6 +167,21 @@ export function actorFrom(attribution: readonly TaintAttribution[], added: numbe
     uid: a.uid,
     via: a.via,
   });
+}
+
+/**
+ * The cause a kernel report itself shows, for a bit the log did not explain:
+ * a watchpoint hit whose writer is the sysctl handler (`proc_taint`, or a
+ * frame just below it when the site was named elsewhere) is a user write.
+ * `null` otherwise: a site alone does not say what kind of event it was.
+ */
+export function causeFrom(a: TaintAttribution): TaintCause | null {
+  const site = a.site ?? undefined;
+  const userWrite =
+    a.via === 'watchpoint' &&
+    (/^proc_taint\b/.test(a.site ?? '') || a.stack.slice(0, 3).some((f) => /^proc_taint\b/.test(f)));
+  if (userWrite) return Object.freeze({ kind: 'user-write' as const, ...(site ? { site } : {}) });
+  return null;
 }
 
 /** Whether the environment turned attribution off for this process. */

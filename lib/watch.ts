@@ -10,6 +10,7 @@ import {
   actorFrom,
   attributionDisabledByEnv,
   attributionsFor,
+  causeFrom,
   type TaintAttribution,
 } from './attribution.js';
 import {
@@ -618,16 +619,21 @@ function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: 
 }
 
 /**
- * Evidence entries whose actor the log did not name get the actor of the
- * kernel report (watchpoint, tracepoint) that set their bit, with the kind of
- * that bit.
+ * Evidence entries the log did not fully explain get, from the kernel report
+ * (watchpoint, tracepoint) that set their bit, its actor (with the kind of
+ * that bit) and the cause the report itself shows (a sysctl write).
  */
 function withActors(evidence: readonly TaintEvidence[], attribution: readonly TaintAttribution[]): TaintEvidence[] {
   return evidence.map((e) => {
-    if (e.actor !== null) return e;
+    if (e.actor !== null && e.cause !== null) return e;
     const bit = (1 << e.flag.bit) >>> 0;
     const report = attribution.find((a) => (a.bits & bit) !== 0);
-    return report === undefined ? e : Object.freeze({ ...e, actor: actorFrom([report], bit) });
+    if (report === undefined) return e;
+    return Object.freeze({
+      ...e,
+      actor: e.actor ?? actorFrom([report], bit),
+      cause: e.cause ?? causeFrom(report),
+    });
   });
 }
 

@@ -8,6 +8,7 @@ import {
   attributionDisabledByEnv,
   attributionFrom,
   attributionsFor,
+  causeFrom,
 } from '../../lib/attribution.js';
 
 const bit = (...bits: number[]) => bits.reduce((m, b) => (m | (1 << b)) >>> 0, 0);
@@ -130,6 +131,37 @@ describe('attributionFrom / attributionsFor / actorFrom', () => {
     const warn = attributionsFor({ watchpoint: { ...userWrite, comm: 'kworker/0:1', bits: W } }, W);
     expect(actorFrom(warn, W)?.kind).toBe('incidental');
     expect(actorFrom([], W)).toBeNull();
+  });
+});
+
+describe('causeFrom', () => {
+  it('calls a watchpoint hit in the sysctl handler a user write, with its site', () => {
+    const a = attributionFrom('watchpoint', userWrite);
+    expect(a && causeFrom(a)).toEqual({ kind: 'user-write', site: 'proc_taint+0x14e' });
+  });
+  it('finds proc_taint just below the named site (6.17+ inlines add_taint into it)', () => {
+    const a = attributionFrom('watchpoint', {
+      ...userWrite,
+      site: 'proc_taint.cold+0x5',
+      stack: 'add_taint+0x1a\nproc_taint.cold+0x5',
+    });
+    expect(a && causeFrom(a)?.kind).toBe('user-write');
+  });
+  it('says nothing for a WARN, a module load or a tracepoint report', () => {
+    const warn = attributionFrom('watchpoint', {
+      ...userWrite,
+      bits: W,
+      site: 'kt_warn_init+0x11 [kt_warn]',
+      stack: '__warn+0x8a\nkt_warn_init+0x11 [kt_warn]',
+    });
+    const load = attributionFrom('watchpoint', {
+      ...userWrite,
+      bits: P,
+      site: 'load_module+0x1922',
+      stack: 'add_taint_module+0x2f\nload_module+0x1922',
+    });
+    const tp = attributionFrom('tracepoint', { ...moduleLoad, site: 'proc_taint+0x1' });
+    for (const a of [warn, load, tp]) expect(a && causeFrom(a)).toBeNull();
   });
 });
 
