@@ -54,7 +54,7 @@ export interface NativeBinding {
 }
 
 /** Names of the native watch triggers. */
-export type NativeTrigger = 'inotify' | 'uevent' | 'kmsg' | 'counter' | 'poll';
+export type NativeTrigger = 'inotify' | 'uevent' | 'kmsg' | 'counter' | 'poll' | 'watchpoint' | 'tracepoint';
 
 export interface NativeWatchOptions {
   path: string;
@@ -65,6 +65,8 @@ export interface NativeWatchOptions {
   mask?: number;
   /** Counter files to check (default /sys/kernel/warn_count and oops_count); tests point it at temp files. */
   counterPaths?: readonly string[];
+  /** Test-only: point the 'watchpoint' source at an 8-byte variable of a user-space process. */
+  _watchpointTarget?: { pid: number; address: string };
 }
 
 /**

@@ -3,6 +3,16 @@
 // this side turns values into states, applies the filter and emits.
 import { EventEmitter } from 'node:events';
 import {
+  ATTRIBUTION_SOURCES,
+  type AttributionMode,
+  type AttributionSource,
+  type AttributionStatus,
+  actorFrom,
+  attributionDisabledByEnv,
+  attributionsFor,
+  type TaintAttribution,
+} from './attribution.js';
+import {
   type NativeBinding,
   type NativeCauses,
   type NativeSysError,
@@ -18,7 +28,15 @@ import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import { checkPath, TAINT_PATH } from './read.js';
-import type { FlagSelector, Profile, ResolvedProfile, TaintEvidence, TaintFlag, TaintState } from './types.js';
+import type {
+  FlagSelector,
+  Profile,
+  ResolvedProfile,
+  TaintActor,
+  TaintEvidence,
+  TaintFlag,
+  TaintState,
+} from './types.js';
 
 /** What can make the watcher re-read the taint value. */
 export type WatchTrigger = NativeTrigger;
@@ -26,7 +44,15 @@ export type WatchTrigger = NativeTrigger;
 export type ChangeTrigger = WatchTrigger | 'initial';
 
 /** Every trigger, in the order the watcher prefers them when several fire at once. */
-export const WATCH_TRIGGERS: readonly WatchTrigger[] = Object.freeze(['inotify', 'uevent', 'kmsg', 'counter', 'poll']);
+export const WATCH_TRIGGERS: readonly WatchTrigger[] = Object.freeze([
+  'inotify',
+  'uevent',
+  'kmsg',
+  'counter',
+  'poll',
+  'watchpoint',
+  'tracepoint',
+]);
 /** Default poll backstop interval in milliseconds. */
 export const DEFAULT_WATCH_INTERVAL = 5000;
 
@@ -60,6 +86,21 @@ export interface WatchTaintOptions {
   signal?: AbortSignal;
   /** Flag table for decoding; `auto` (default) detects the running system's. */
   profile?: Profile;
+  /**
+   * Who set a bit, from the kernel itself (fd-scoped perf events, nothing left
+   * behind): `'auto'` (default) arms the `'watchpoint'` source (a hardware
+   * watchpoint on `tainted_mask`; needs CAP_SYS_ADMIN and a readable
+   * `/proc/kallsyms`) and the `'tracepoint'` source (module_load,
+   * error_report_end; needs CAP_PERFMON and tracefs) when this process may
+   * use them, watching the kernel's own file and with `triggers` left out
+   * or naming them. `'off'`: neither. `'ready'` says, per source, whether it
+   * is armed or why not; a source that cannot arm never fails the watcher.
+   * The environment variable `KERNEL_TAINT_ATTRIBUTION=off` turns both off
+   * for the whole process.
+   */
+  attribution?: AttributionMode;
+  /** @internal Test-only: the 'watchpoint' source on an 8-byte variable (`address` as `0x…`) of process `pid`. */
+  _watchpointTarget?: { pid: number; address: string };
   /** @internal Test-only: counter files instead of /sys/kernel/warn_count and /sys/kernel/oops_count. */
   _counterPaths?: string[];
   /** @internal Test-only: module directory for `TaintChange.modules` instead of /sys/module. */
@@ -106,6 +147,21 @@ export interface TaintChange {
    */
   readonly kmsg: string | null;
   /**
+   * Who was running when the kernel set the added bits, as the kernel reported
+   * it (the `'watchpoint'` or `'tracepoint'` source), with the kind of actor
+   * the bits allow: `process` for bits a process asks for (U P O E …),
+   * `incidental` for W D B L (whatever task hit the WARN, oops or lockup),
+   * `hardware`/`boot` for M I S A. `null` when no source reported these bits:
+   * never guessed from timing.
+   */
+  readonly actor: TaintActor | null;
+  /**
+   * The kernel's reports about the added bits, the watchpoint's first: task,
+   * CPU, kernel time, the code that wrote (`site`, `stack`), the mask before
+   * and after; for module_load the module and its taints. `[]` when none.
+   */
+  readonly attribution: readonly TaintAttribution[];
+  /**
    * One entry per added bit: since when, why and by whom, as far as the
    * kernel recorded it (see `explainTaint()`). For the `initial` report the
    * kernel log is read from its start; for a later change the first log record
@@ -135,6 +191,8 @@ export interface WatchReadyInfo {
   readonly interval: number;
   /** Plain-language notes about options that have no effect (e.g. an `interval` with neither `poll` nor `counter` armed). */
   readonly notes: readonly string[];
+  /** Per attribution source (`watchpoint`, `tracepoint`): armed, or why not. */
+  readonly attribution: readonly AttributionStatus[];
 }
 
 /** Events of a `TaintWatcher`. */
@@ -190,6 +248,9 @@ export interface WatcherConfig {
   signal: AbortSignal | undefined;
   profile: ResolvedProfile;
   counterPaths: string[] | undefined;
+  /** Attribution sources dropped from the triggers before arming, and why. */
+  attributionOff: Map<AttributionSource, string>;
+  watchpointTarget: { pid: number; address: string } | undefined;
   modules: { _sysModuleDir?: string; _procModulesPath?: string };
   /** The kernel log read for evidence, or null. */
   kmsgPath: string | null;
@@ -240,17 +301,20 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
     throw invalidArg('_counterPaths must be an array of paths');
   }
   for (const p of counterPaths ?? []) checkPath(p, '_counterPaths');
+  const { kept, off, target } = resolveAttribution(opts, triggers, path);
   return {
     path,
     interval,
     ignoreInitial: opts.ignoreInitial === true,
     persistent: opts.persistent !== false,
     mask,
-    triggers: [...new Set(triggers)],
+    triggers: [...new Set(kept)],
     intervalGiven: opts.interval !== undefined,
     signal,
     profile,
     counterPaths,
+    attributionOff: off,
+    watchpointTarget: target,
     modules: { _sysModuleDir: opts._sysModuleDir, _procModulesPath: opts._procModulesPath },
     // The log explains the running kernel: read it only when watching its value.
     kmsgPath: opts._kmsgPath !== undefined ? opts._kmsgPath : path === TAINT_PATH ? KMSG_PATH : null,
@@ -293,6 +357,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
         interval: cfg.interval,
         mask: cfg.mask,
         ...(cfg.counterPaths ? { counterPaths: cfg.counterPaths } : {}),
+        ...(cfg.watchpointTarget ? { _watchpointTarget: cfg.watchpointTarget } : {}),
       },
       (trigger, result, reported, causes) => this.#onNative(trigger, result, reported, causes),
     );
@@ -464,7 +529,10 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     trigger: ChangeTrigger,
     added: TaintFlag[],
     kmsg: string | null,
+    causes: NativeCauses | null = null,
   ): void {
+    const addedBits = added.reduce((m, f) => (m | (1 << f.bit)) >>> 0, 0);
+    const attribution = attributionsFor(causes, addedBits);
     const time = new Date();
     const { modules, kmsgPath } = this.#cfg;
     const evidence = changeEvidence(added, this.#table, {
@@ -485,7 +553,9 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       trigger,
       modules: attributeModules(added, this.#cfg.profile, this.#cfg.modules),
       kmsg,
-      evidence: Object.freeze(evidence),
+      actor: actorFrom(attribution, addedBits),
+      attribution,
+      evidence: Object.freeze(withActors(evidence, attribution)),
     });
     this.emit('change', change);
   }
@@ -516,7 +586,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     this.#current = current;
     if (!reported) return; // only bits outside the filter appeared
     const added = this.#addedFlags(previous.value, current);
-    this.#emitChange(previous, current, trigger, added, causes?.kmsg?.line ?? null);
+    this.#emitChange(previous, current, trigger, added, causes?.kmsg?.line ?? null, causes);
   }
 }
 
@@ -539,7 +609,91 @@ function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: 
     const code = (error as Error & { code?: string }).code ?? 'ERR_KERNEL_TAINT_UNSUPPORTED';
     return Object.freeze({ trigger: u.trigger, code, message: error.message, error });
   });
-  return Object.freeze({ unarmed: Object.freeze(list), interval, notes: Object.freeze(notes) });
+  return Object.freeze({
+    unarmed: Object.freeze(list),
+    interval,
+    notes: Object.freeze(notes),
+    attribution: attributionStatus(cfg, armed, unarmed),
+  });
+}
+
+/**
+ * Evidence entries whose actor the log did not name get the actor of the
+ * kernel report (watchpoint, tracepoint) that set their bit, with the kind of
+ * that bit.
+ */
+function withActors(evidence: readonly TaintEvidence[], attribution: readonly TaintAttribution[]): TaintEvidence[] {
+  return evidence.map((e) => {
+    if (e.actor !== null) return e;
+    const bit = (1 << e.flag.bit) >>> 0;
+    const report = attribution.find((a) => (a.bits & bit) !== 0);
+    return report === undefined ? e : Object.freeze({ ...e, actor: actorFrom([report], bit) });
+  });
+}
+
+/** Per attribution source: armed, or why not (from the native side, or from resolveAttribution). */
+function attributionStatus(
+  cfg: WatcherConfig,
+  armed: readonly WatchTrigger[],
+  unarmed: NativeUnarmed[],
+): readonly AttributionStatus[] {
+  return Object.freeze(
+    ATTRIBUTION_SOURCES.map((source): AttributionStatus => {
+      if (armed.includes(source)) return Object.freeze({ source, armed: true, reason: null });
+      const u = unarmed.find((x) => x.trigger === source);
+      let reason = cfg.attributionOff.get(source) ?? `${source}: not requested (triggers)`;
+      if (u !== undefined) {
+        reason =
+          u.reason === 'unused' && u.content
+            ? u.content
+            : `${source}: ${fromNative({ ...u, path: u.path ?? '' }).message}`;
+      }
+      return Object.freeze({ source, armed: false, reason });
+    }),
+  );
+}
+
+/**
+ * Which attribution sources stay in the triggers: `attribution: 'off'`, the
+ * environment switch, or a watched file that is not the kernel's drop them
+ * (with the reason 'ready' gives).
+ */
+function resolveAttribution(
+  opts: WatchTaintOptions,
+  triggers: WatchTrigger[],
+  path: string,
+): { kept: WatchTrigger[]; off: Map<AttributionSource, string>; target: { pid: number; address: string } | undefined } {
+  const mode = opts.attribution ?? 'auto';
+  if (mode !== 'auto' && mode !== 'off') {
+    throw invalidArg(`attribution must be 'auto' or 'off', got ${JSON.stringify(mode)}`);
+  }
+  const target = opts._watchpointTarget;
+  if (
+    target !== undefined &&
+    (typeof target !== 'object' ||
+      target === null ||
+      !Number.isInteger(target.pid) ||
+      target.pid <= 0 ||
+      typeof target.address !== 'string' ||
+      !/^0x[0-9a-f]{1,16}$/i.test(target.address))
+  ) {
+    throw invalidArg("_watchpointTarget must be { pid: a positive integer, address: '0x…' }");
+  }
+  const off = new Map<AttributionSource, string>();
+  for (const source of ATTRIBUTION_SOURCES) {
+    if (!triggers.includes(source)) continue;
+    if (mode === 'off') off.set(source, `${source}: attribution is 'off'`);
+    else if (source === 'watchpoint' && target !== undefined) continue;
+    else if (attributionDisabledByEnv()) off.set(source, `${source}: disabled by KERNEL_TAINT_ATTRIBUTION=off`);
+    else if (path !== TAINT_PATH && opts.triggers === undefined) {
+      off.set(source, `${source}: not armed for ${path} (it reports writes to the kernel's own taint mask)`);
+    }
+  }
+  const kept = triggers.filter((t) => !off.has(t as AttributionSource));
+  if (kept.length === 0) {
+    throw invalidArg(`no trigger left to arm: ${[...off.values()].join('; ')}`);
+  }
+  return { kept, off, target };
 }
 
 function abortError(signal: AbortSignal): AbortError {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "attribution/sources.h"
 #include "triggers/kmsg.h"
 #include "triggers/uevent.h"
 
@@ -44,6 +45,7 @@ struct TriggerName {
 // Inotify, counter and poll are the loop's own; the others are sources_.
 constexpr TriggerName kTriggerNames[] = {
     {kInotify, "inotify"}, {kUevent, "uevent"}, {kKmsg, "kmsg"}, {kCounter, "counter"}, {kPoll, "poll"},
+    {kWatchpoint, "watchpoint"}, {kTracepoint, "tracepoint"},
 };
 
 const char* NameOf(unsigned trigger) {
@@ -144,6 +146,11 @@ struct WatchLoop::AddOptions {
   int64_t interval_ns = 0;
   uint32_t mask = 0xffffffffu;
   std::vector<std::string> counter_paths;
+  // Test-only (_watchpointTarget): the watchpoint on a user-space variable.
+  pid_t wp_pid = 0;
+  uint64_t wp_addr = 0;
+  std::string wp_probe_path;
+  uint64_t wp_probe_offset = 0;
 };
 
 WatchLoop::WatchLoop(Napi::Env env) : env_(env) {
@@ -157,6 +164,8 @@ WatchLoop::WatchLoop(Napi::Env env) : env_(env) {
   };
   add(kUevent, "uevent", std::make_unique<UeventTrigger>());
   add(kKmsg, "kmsg", std::make_unique<KmsgTrigger>());
+  add(kWatchpoint, "watchpoint", std::make_unique<WatchpointSource>());
+  add(kTracepoint, "tracepoint", std::make_unique<TracepointSource>());
 }
 WatchLoop::~WatchLoop() { Shutdown(); }
 
@@ -262,13 +271,51 @@ bool WatchLoop::ParseAddOptions(const Napi::CallbackInfo& info, AddOptions* out)
   } else {
     return type_error("watchAdd: options.counterPaths must be an array");
   }
-  return true;
+  return ParseWatchpointTarget(o.Get("_watchpointTarget"), out) || type_error(
+      "watchAdd: _watchpointTarget must be {pid, address: '0x…' (8-byte aligned), probe?: {path, offset: '0x…'}}");
+}
+
+// Test-only: {pid, address, probe?} points the 'watchpoint' source at an
+// 8-byte variable of a user-space process instead of tainted_mask.
+bool WatchLoop::ParseWatchpointTarget(const Napi::Value& v, AddOptions* out) {
+  if (v.IsUndefined()) return true;
+  if (!v.IsObject()) return false;
+  Napi::Object t = v.As<Napi::Object>();
+  auto hex = [](const Napi::Value& x, uint64_t* r) {
+    if (!x.IsString()) return false;
+    std::string s = x.As<Napi::String>().Utf8Value();
+    if (s.size() < 3 || s.size() > 18 || s.rfind("0x", 0) != 0) return false;
+    char* end = nullptr;
+    *r = std::strtoull(s.c_str() + 2, &end, 16);
+    return end != nullptr && *end == '\0';
+  };
+  Napi::Value pid = t.Get("pid");
+  double pd = pid.IsNumber() ? pid.As<Napi::Number>().DoubleValue() : -1;
+  uint64_t addr = 0;
+  if (!(pd >= 1 && pd <= 4194304) || !hex(t.Get("address"), &addr) || addr == 0 || (addr & 7) != 0) return false;
+  out->wp_pid = static_cast<pid_t>(pd);
+  out->wp_addr = addr;
+  Napi::Value probe = t.Get("probe");
+  if (probe.IsUndefined()) return true;
+  if (!probe.IsObject()) return false;
+  Napi::Value path = probe.As<Napi::Object>().Get("path");
+  if (!path.IsString() || !hex(probe.As<Napi::Object>().Get("offset"), &out->wp_probe_offset)) return false;
+  out->wp_probe_path = path.As<Napi::String>().Utf8Value();
+  return !out->wp_probe_path.empty() && out->wp_probe_path.find('\0') == std::string::npos;
 }
 
 // Arms the triggers of a new watch, reads its initial value and makes it
 // live; on a failed read, disarms it again and returns the error.
 bool WatchLoop::RegisterLocked(std::unique_ptr<Watch> w, const AddOptions& o, uint32_t* value,
                                std::vector<Unarmed>* unarmed, SysError* err) {
+  if (o.wp_pid > 0) {
+    // Test-only target; the source forgets it when it closes.
+    Source* s = SourceOf(kWatchpoint);
+    if (s != nullptr && !s->impl->open()) {
+      static_cast<WatchpointSource*>(s->impl.get())->SetTestTarget(o.wp_pid, o.wp_addr, o.wp_probe_path,
+                                                                  o.wp_probe_offset);
+    }
+  }
   w->active = ArmLocked(*w, o.requested, o.counter_paths, unarmed);
   // Read after arming: a write racing with watchAdd is seen by this read or
   // by a trigger, never by neither.
@@ -723,8 +770,11 @@ bool WatchLoop::CheckCountersLocked() {
 // w's timer deadlines that are due.
 unsigned WatchLoop::TriggerFor(Watch& w, const Wakeup& wk, bool counters_changed, int64_t now) {
   auto has = [](const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); };
-  unsigned trigger = 0;
-  if (w.active & kInotify) {
+  // The kernel's own report of the write names the change, even when inotify
+  // saw the sysctl write in the same wakeup.
+  unsigned trigger = w.active & wk.sources & (kWatchpoint | kTracepoint);
+  trigger &= ~trigger + 1;
+  if (trigger == 0 && (w.active & kInotify)) {
     if (w.wd >= 0 && has(wk.gone, w.wd)) {
       w.wd = -1;  // the file was deleted or unmounted: read to report it
       trigger = kInotify;

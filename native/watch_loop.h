@@ -65,6 +65,8 @@ enum Trigger : unsigned {
   kKmsg = 1u << 2,
   kCounter = 1u << 3,
   kPoll = 1u << 4,
+  kWatchpoint = 1u << 5,  // native/attribution: perf watchpoint on tainted_mask
+  kTracepoint = 1u << 6,  // native/attribution: module_load / error_report_end
 };
 
 class WatchLoop {
@@ -107,6 +109,7 @@ class WatchLoop {
 
   // Add(), in steps.
   static bool ParseAddOptions(const Napi::CallbackInfo& info, AddOptions* out);
+  static bool ParseWatchpointTarget(const Napi::Value& v, AddOptions* out);
   bool RegisterLocked(std::unique_ptr<Watch> w, const AddOptions& o, uint32_t* value,
                       std::vector<Unarmed>* unarmed, SysError* err);
   Napi::Value AddResult(Napi::Env env, uint64_t id, uint32_t value, unsigned active,

@@ -35,6 +35,9 @@ valgrind --error-exitcode=99 --errors-for-leak-kinds=definite --leak-check=full 
 valgrind --error-exitcode=99 --errors-for-leak-kinds=definite --leak-check=full \
   --show-leak-kinds=definite --suppressions=test/native/node.supp --quiet \
   node test/native/exercise-watch.cjs build/Release/kernel_taint.node
+valgrind --error-exitcode=99 --errors-for-leak-kinds=definite --leak-check=full \
+  --show-leak-kinds=definite --suppressions=test/native/node.supp --quiet \
+  node test/native/exercise-attribution.cjs build/Release/kernel_taint.node
 echo "== watch thread under ThreadSanitizer"
 # Node itself is not built with TSan, so its own thread hand-offs (Workers,
 # V8 platform jobs) show up as reports, sometimes with an addon call further
@@ -45,6 +48,9 @@ npx cmake-js compile --out build-tsan --debug --CDKT_TSAN=ON >/dev/null
 tsan_log=$(mktemp)
 LD_PRELOAD="$(g++ -print-file-name=libtsan.so)" TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 exitcode=0" \
   node test/native/exercise-watch.cjs build-tsan/Debug/kernel_taint.node >"$tsan_log" 2>&1 || { cat "$tsan_log"; exit 1; }
+# The perf attribution sources on the loop thread (a child's variable; see the exercise).
+LD_PRELOAD="$(g++ -print-file-name=libtsan.so)" TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 exitcode=0" \
+  node test/native/exercise-attribution.cjs build-tsan/Debug/kernel_taint.node >>"$tsan_log" 2>&1 || { cat "$tsan_log"; exit 1; }
 total=$(grep -c "WARNING: ThreadSanitizer" "$tsan_log" || true)
 # One exception: both accesses are the creation of a file descriptor (open,
 # socket, epoll_create1, eventfd...). TSan models an fd number as a memory

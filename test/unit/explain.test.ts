@@ -95,6 +95,38 @@ describe('explainTaint on the 7.x ring (new WARN banner, caller ids)', () => {
   });
 });
 
+describe('oops: the report lines that follow the header name the task and the site', () => {
+  it('D from "Oops: … [#1]", task from "CPU: … PID: … Comm:", site from RIP or "kernel BUG at"', () => {
+    const file = join(tmp.dir, 'oops');
+    writeFileSync(
+      file,
+      [
+        '1,0,1000000,-;BUG: kernel NULL pointer dereference, address: 0000000000000008',
+        '1,1,1000100,-;#PF: supervisor write access in kernel mode',
+        '4,2,1000200,-;Oops: 0002 [#1] PREEMPT SMP NOPTI',
+        '4,3,1000300,-;CPU: 2 UID: 0 PID: 77 Comm: kworker/2:1 (events) Not tainted 7.2.13 #1',
+        '4,4,1000400,-;RIP: 0010:kt_oops_work+0x11/0x30 [kt_oops]',
+        '4,5,2000000,-;kernel BUG at mm/slub.c:444!',
+        '4,6,2000100,-;invalid opcode: 0000 [#2] SMP',
+        '',
+      ].join('\n'),
+    );
+    const e = explainTaint({ path: value(bit('D')), profile: 'mainline', kmsgPath: file, _bootTime: BOOT });
+    expect(e.bits[0]).toMatchObject({
+      sinceBoot: 1.0002,
+      cause: { kind: 'oops', site: 'kt_oops_work+0x11/0x30 [kt_oops]', line: 'Oops: 0002 [#1] PREEMPT SMP NOPTI' },
+      actor: { kind: 'incidental', tid: 77, comm: 'kworker/2:1 (events)', via: 'kmsg' },
+    });
+    // Without the first oops, the second one wins, with the BUG site printed before it.
+    writeFileSync(
+      file,
+      ['4,5,2000000,-;kernel BUG at mm/slub.c:444!', '4,6,2000100,-;invalid opcode: 0000 [#2] SMP', ''].join('\n'),
+    );
+    const e2 = explainTaint({ path: value(bit('D')), profile: 'mainline', kmsgPath: file, _bootTime: BOOT });
+    expect(e2.bits[0].cause).toMatchObject({ kind: 'oops', site: 'mm/slub.c:444' });
+  });
+});
+
 describe('limits', () => {
   it('a ring that no longer reaches boot says where it starts', () => {
     const e = explainTaint({
