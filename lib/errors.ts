@@ -162,3 +162,10 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   return `a ${typeof v}`;
 }
+
+/**
+ * What `'error'` events of a watcher or journal carry: a coded package error
+ * or a Node-style system error. Both have a string `code`, so
+ * `w.on('error', (err) => err.code)` compiles under `--strict`.
+ */
+export type TaintError = KernelTaintError | SystemError;

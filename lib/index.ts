@@ -24,6 +24,7 @@ export {
   type KernelTaintErrorCode,
   NotAFileError,
   type SystemError,
+  type TaintError,
   TaintValueError,
   UnsupportedError,
 } from './errors.js';

@@ -22,7 +22,7 @@ import {
 } from './binding.js';
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
-import { AbortError, fromNative, invalidArg } from './errors.js';
+import { AbortError, fromNative, invalidArg, type TaintError } from './errors.js';
 import { changeEvidence, KMSG_PATH } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
@@ -204,7 +204,7 @@ export interface TaintWatcherEvents {
   ready: [triggers: WatchTrigger[], info: WatchReadyInfo];
   change: [change: TaintChange];
   /** A read failed (path vanished, permission denied, not a taint value); Node-style `code`. Not repeated while the same error persists. */
-  error: [error: Error];
+  error: [error: TaintError];
   /** A read succeeded again after an `'error'` (whether or not the value changed; a different value also emits `'change'`). */
   recover: [];
   close: [];
@@ -573,7 +573,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     if (this.#closed) return;
     if (typeof result !== 'number') {
       this.#error = fromNative(result);
-      this.emit('error', this.#error);
+      this.emit('error', this.#error as TaintError);
       return;
     }
     if (this.#error !== null) {

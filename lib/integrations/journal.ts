@@ -27,7 +27,7 @@ import {
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { native } from '../binding.js';
-import { describeValue, KernelTaintError, systemError } from '../errors.js';
+import { describeValue, KernelTaintError, systemError, type TaintError } from '../errors.js';
 import { changeEvidence, KMSG_PATH } from '../explain.js';
 import { profileTable } from '../flags.js';
 import { type ModuleTaint, readModuleTaints } from '../modules.js';
@@ -172,7 +172,7 @@ export interface ObserveInfo {
 /** Events of a journal. */
 export interface TaintJournalEvents {
   record: [record: JournalRecord];
-  error: [err: Error];
+  error: [err: TaintError];
 }
 
 /** What `readTaintJournal` returns. */
@@ -394,7 +394,7 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
         ...(this.#opts.bootIdPath === undefined && c.bootId ? { bootId: c.bootId } : {}),
       });
     } catch (e) {
-      this.emit('error', e as Error);
+      this.emit('error', e as TaintError);
     }
   };
 
@@ -513,7 +513,7 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
       }
       // A write failed (disk full): the records wait in memory and are retried;
       // the listener added right after open hears of it.
-      process.nextTick(() => this.#fd >= 0 && this.emit('error', e as Error));
+      process.nextTick(() => this.#fd >= 0 && this.emit('error', e as TaintError));
     }
     source?.on('change', this.#onChange);
   }
