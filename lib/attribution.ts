@@ -85,17 +85,18 @@ export function actorKind(bits: number): TaintActor['kind'] {
   return 'boot'; // S I A T and unknown bits: firmware, CPU quirks, the build
 }
 
-type RawCause = Record<string, string | number>;
+type RawValue = string | number | readonly string[];
+type RawCause = Record<string, RawValue>;
 
 const DETECTORS = ['kfence', 'kasan', 'warning'] as const;
 
-function str(v: string | number | undefined): string | null {
+function str(v: RawValue | undefined): string | null {
   return typeof v === 'string' && v.length > 0 ? v : null;
 }
-function num(v: string | number | undefined): number | null {
+function num(v: RawValue | undefined): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
-function hex(v: string | number | undefined): number | undefined {
+function hex(v: RawValue | undefined): number | undefined {
   if (typeof v !== 'string' || !/^0x[0-9a-f]{1,8}$/i.test(v)) return undefined;
   return Number.parseInt(v, 16) >>> 0;
 }

@@ -16,9 +16,10 @@ export interface NativeSysError {
    * Content errors: the file was read but holds no taint value (`empty`,
    * `invalid`, `range`: over 32 bits, `long`: over 32 bytes); `type`: the path
    * is not a regular file (content names the type: `fifo`, `socket`, ...);
-   * `unused`: a trigger this watch cannot use (content says why).
+   * `unused`: a trigger this watch cannot use (content says why);
+   * `unavailable`: an event source that cannot work here (content says why).
    */
-  reason?: 'empty' | 'invalid' | 'range' | 'long' | 'type' | 'unused';
+  reason?: 'empty' | 'invalid' | 'range' | 'long' | 'type' | 'unused' | 'unavailable';
   content?: string;
 }
 
@@ -75,7 +76,7 @@ export interface NativeWatchOptions {
  * `/dev/kmsg` record (prefix and continuation lines stripped, at most 512
  * bytes). Other sources (perf events) add their own fields.
  */
-export type NativeCauses = { kmsg?: { line: string } } & Record<string, Record<string, string | number>>;
+export type NativeCauses = { kmsg?: { line: string } } & Record<string, Record<string, string | number | string[]>>;
 
 /**
  * A delivery of the watch thread. `reported`: a value change that adds a bit

@@ -148,6 +148,8 @@ export function fromNative(e: NativeSysError): Error {
       return new NotAFileError(e.path, e.content ?? 'special file', e.syscall || 'open');
     case 'unused':
       return invalidArg(e.content ?? 'unused');
+    case 'unavailable':
+      return new UnsupportedError(e.content ?? 'unavailable here');
     default:
       return new TaintValueError(`${e.path} holds no decimal taint value: ${JSON.stringify(e.content)}`, content);
   }

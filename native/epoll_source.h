@@ -33,20 +33,25 @@
 namespace kt {
 
 // What a source knows about the cause of a change, as flat key/value fields
-// (JS: an object of strings and numbers). The kmsg source reports
-// {line: "WARNING: CPU: 1 PID: 42 at ..."}; a perf source could report
-// {pid: 42, comm: "insmod", ip: "0xffffffff81234567", symbol: "..."}.
+// (JS: an object of strings, numbers and string arrays). The kmsg source
+// reports {line: "WARNING: CPU: 1 PID: 42 at ..."}; a perf source could
+// report {pid: 42, comm: "insmod", stack: ["add_taint+0x..", ...]}.
 struct Attribution {
   struct Field {
+    enum Kind { kText, kNumber, kList };
     std::string key;
-    bool is_number = false;
+    Kind kind = kText;
     double number = 0;
     std::string text;
+    std::vector<std::string> list;
   };
   std::vector<Field> fields;
 
-  void Add(const char* key, std::string text) { fields.push_back({key, false, 0, std::move(text)}); }
-  void Add(const char* key, double number) { fields.push_back({key, true, number, std::string()}); }
+  void Add(const char* key, std::string text) { fields.push_back({key, Field::kText, 0, std::move(text), {}}); }
+  void Add(const char* key, double number) { fields.push_back({key, Field::kNumber, number, std::string(), {}}); }
+  void Add(const char* key, std::vector<std::string> list) {
+    fields.push_back({key, Field::kList, 0, std::string(), std::move(list)});
+  }
   bool empty() const { return fields.empty(); }
 };
 
@@ -55,8 +60,10 @@ class EpollSource {
   virtual ~EpollSource() = default;
 
   // Opens the fds (non-blocking). False, with err filled, when the source
-  // cannot work here (no permission, no kernel support): the watches that
-  // asked for it run without it and 'ready' names it with err's reason.
+  // cannot work here: a failed system call (err->err = errno, err->syscall,
+  // err->path), or err->reason = "unavailable" with a plain-words
+  // err->content ("needs CAP_SYS_ADMIN", "no tracefs"). The watches that
+  // asked for it run without it and 'ready' names it with that reason.
   virtual bool Open(SysError* err) = 0;
   virtual void Close() = 0;
   virtual bool open() const = 0;

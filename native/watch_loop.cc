@@ -1001,8 +1001,12 @@ void WatchLoop::Deliver(Napi::Env env) {
       for (const auto& [name, what] : item.causes) {
         Napi::Object fields = Napi::Object::New(env);
         for (const Attribution::Field& f : what.fields) {
-          if (f.is_number) {
+          if (f.kind == Attribution::Field::kNumber) {
             fields.Set(f.key, Napi::Number::New(env, f.number));
+          } else if (f.kind == Attribution::Field::kList) {
+            Napi::Array list = Napi::Array::New(env, f.list.size());
+            for (uint32_t i = 0; i < f.list.size(); ++i) list.Set(i, Napi::String::New(env, f.list[i]));
+            fields.Set(f.key, list);
           } else {
             fields.Set(f.key, Napi::String::New(env, f.text));
           }

@@ -3,7 +3,7 @@
 // ref/unref aggregation. Runs on every platform.
 import { describe, expect, it } from 'vitest';
 import type { NativeSysError, NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
-import { AbortError } from '../../lib/errors.js';
+import { AbortError, fromNative } from '../../lib/errors.js';
 import { createWatcher, type TaintChange, type WatchBinding, type WatchReadyInfo } from '../../lib/watch.js';
 
 class FakeBinding implements WatchBinding {
@@ -292,5 +292,18 @@ describe('TaintWatcher (fake binding)', () => {
     expect((err as Error).name).toBe('AbortError');
     expect((err as Error).cause).toBe(ac.signal.reason);
     expect(b.added).toEqual([]);
+  });
+});
+
+describe('fromNative: reasons of event sources', () => {
+  it("'unavailable' (a source that cannot work here) is ERR_KERNEL_TAINT_UNSUPPORTED with the source's words", () => {
+    const e = fromNative({
+      errno: 0,
+      syscall: '',
+      path: '',
+      reason: 'unavailable',
+      content: 'watchpoint: needs CAP_SYS_ADMIN',
+    });
+    expect(e).toMatchObject({ code: 'ERR_KERNEL_TAINT_UNSUPPORTED', message: 'watchpoint: needs CAP_SYS_ADMIN' });
   });
 });
