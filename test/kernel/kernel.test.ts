@@ -89,6 +89,30 @@ const cannotRun =
       ? `missing ${missing.map(([t]) => t).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`
       : null;
 const optedOut = process.env.KT_SKIP_KERNEL === '1';
+/**
+ * KT_KNOWN_GAPS: an explicit, printed opt-out for attribution checks the
+ * package is known to fail (an open issue says which), as `;`-separated
+ * `series:substring-of-the-check-name` or `*:substring`. A listed check that
+ * fails is PENDING (printed, its test skipped with the reason), never passed;
+ * one that passes counts as usual. Checks outside the attribution boot are
+ * never affected.
+ */
+const knownGaps = (process.env.KT_KNOWN_GAPS ?? '')
+  .split(';')
+  .map((g) => g.trim())
+  .filter(Boolean)
+  .map((g) => {
+    const at = g.indexOf(':');
+    return { series: g.slice(0, at), text: g.slice(at + 1) };
+  });
+function knownGap(series: string, name: string): string | undefined {
+  const g = knownGaps.find((k) => (k.series === '*' || k.series === series) && k.text && name.includes(k.text));
+  return g ? `${g.series}:${g.text}` : undefined;
+}
+if (knownGaps.length)
+  console.log(
+    `opt-out: KT_KNOWN_GAPS lists ${knownGaps.length} known attribution gap(s): ${process.env.KT_KNOWN_GAPS}`,
+  );
 
 interface Check {
   cat: string;
@@ -259,8 +283,10 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
   const notes: string[] = [];
   let oracleMatched = 0;
   const oracleSeen = new Set<string>();
-  const add = (cat: string, name: string, ok: boolean, detail?: unknown, soft = false) =>
-    checks.push({ cat, name, ok, detail, soft });
+  const add = (cat: string, name: string, ok: boolean, detail?: unknown, soft = false) => {
+    const gap = !ok && cat.startsWith('attrib-') ? knownGap(series, name) : undefined;
+    checks.push(gap ? { cat, name, ok, detail, pending: `known gap "${gap}"` } : { cat, name, ok, detail, soft });
+  };
   if (o && !strict) notes.push(`no oracle rows for ${majorMinor(release)}: compared with ${o.kernel} (soft)`);
 
   for (const b of boots) {
@@ -996,7 +1022,9 @@ if (!optedOut && cannotRun === null && selected.length > 0)
           expect(failuresOf(series, c)).toEqual([]);
           const pending = pendingOf(series, c);
           if (pending.length) {
-            console.log(`${series}: PENDING (API not in the package yet): ${pending.join('; ')}`);
+            console.log(
+              `${series}: PENDING (API not in the package yet, or a listed known gap): ${pending.join('; ')}`,
+            );
             ctx.skip(`pending: ${pending.join('; ')}`);
           }
           expect(countOf(series, c)).toBeGreaterThan(0);
