@@ -184,6 +184,111 @@ export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG
   return { readable: error === null, error, records, skipped, first, overrun, truncated, complete };
 }
 
+/** How many of the newest log records a watcher keeps to explain its next changes. */
+export const TAIL_RECORDS = 2048;
+
+/**
+ * @internal A kernel log kept open by a watcher: each `poll()` reads only the
+ * records logged since the last one (a `/dev/kmsg` descriptor keeps its own
+ * position; a regular file is read on from its offset) and keeps the newest
+ * `TAIL_RECORDS`. A change is then explained from those records instead of
+ * the whole ring: a bit set after the watcher started was logged after its
+ * first poll, or just before, while the records are still in the window.
+ */
+export class KmsgTail {
+  #fd: number | null;
+  #device = false;
+  #partial = '';
+  readonly #recent: KmsgRecord[] = [];
+  readonly #buf = Buffer.allocUnsafe(64 * 1024);
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+    try {
+      this.#device = fstatSync(fd).isCharacterDevice();
+    } catch {
+      this.#device = false;
+    }
+  }
+
+  /** Opens the log, or `null` when it cannot be read (the change then reads it the slow way and says why). */
+  static open(path: string): KmsgTail | null {
+    try {
+      return new KmsgTail(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+    } catch {
+      return null;
+    }
+  }
+
+  /** The newest records, oldest first. */
+  get recent(): readonly KmsgRecord[] {
+    return this.#recent;
+  }
+
+  /** Reads what was logged since the last poll (at most `maxBytes`); never blocks, never throws. */
+  poll(maxBytes = MAX_LOG_BYTES): void {
+    const fd = this.#fd;
+    if (fd === null) return;
+    let bytes = 0;
+    while (bytes < maxBytes) {
+      let n: number;
+      try {
+        n = readSync(fd, this.#buf, 0, this.#buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE' || code === 'EINTR') continue; // overwritten: go on from the oldest record
+        return; // EAGAIN: drained; anything else: keep what we have
+      }
+      if (n === 0) return;
+      bytes += n;
+      if (this.#device) {
+        const nl = this.#buf.indexOf(10);
+        this.#push(this.#buf.toString('utf8', 0, nl === -1 || nl > n ? n : nl));
+        continue;
+      }
+      const text = this.#partial + this.#buf.toString('utf8', 0, n);
+      const lines = text.split('\n');
+      this.#partial = lines.pop() ?? '';
+      if (this.#partial.length > MAX_RECORD) this.#partial = '';
+      for (const line of lines) this.#push(line);
+    }
+  }
+
+  #push(line: string): void {
+    if (line.length === 0 || line.charCodeAt(0) === 32) return; // continuation " KEY=value"
+    const r = parseKmsgRecord(line);
+    if (r === null) return;
+    this.#recent.push(r);
+    if (this.#recent.length > TAIL_RECORDS * 2) this.#recent.splice(0, this.#recent.length - TAIL_RECORDS);
+  }
+
+  close(): void {
+    if (this.#fd === null) return;
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // already closed
+    }
+    this.#fd = null;
+  }
+}
+
+/** Feeds already-read records to a sink as `scanKernelLog` would. */
+function scanRecords(records: readonly KmsgRecord[], sink: RecordSink): LogScan {
+  let first: LogScan['first'] = null;
+  let n = 0;
+  let complete = false;
+  for (const r of records) {
+    n++;
+    if (first === null) first = { seq: r.seq, sinceBoot: r.usec / 1e6 };
+    if (sink(r)) {
+      complete = true;
+      break;
+    }
+  }
+  return { readable: true, error: null, records: n, skipped: 0, first, overrun: false, truncated: false, complete };
+}
+
 /** Wall-clock time of boot in ms since the epoch, on the clock printk stamps records with (monotonic). */
 export function bootTimeMs(): number {
   // process.hrtime is CLOCK_MONOTONIC, the clock of /dev/kmsg timestamps
@@ -222,7 +327,7 @@ interface Wanted {
 
 /** @internal Evidence found in the log for the flags of `want`, by bit. */
 export function evidenceFromLog(
-  kmsgPath: string,
+  kmsgPath: string | readonly KmsgRecord[],
   want: readonly TaintFlag[],
   bootMs: number,
   maxBytes = MAX_LOG_BYTES,
@@ -277,7 +382,12 @@ export function evidenceFromLog(
     }
     return !remaining();
   };
-  const scan = byName.size === 0 ? null : scanKernelLog(kmsgPath, sink, maxBytes);
+  const scan =
+    byName.size === 0
+      ? null
+      : typeof kmsgPath === 'string'
+        ? scanKernelLog(kmsgPath, sink, maxBytes)
+        : scanRecords(kmsgPath, sink);
   return {
     found,
     scan: scan ?? {
@@ -360,6 +470,8 @@ export function explainFlags(
   table: ProfileTable,
   opts: {
     kmsgPath: string | null;
+    /** Records already read (a watcher's tail): searched instead of reading `kmsgPath`. */
+    records?: readonly KmsgRecord[];
     sysModuleDir?: string;
     procModulesPath?: string;
     bootMs?: number;
@@ -370,13 +482,13 @@ export function explainFlags(
   const bootMs = opts.bootMs ?? bootTimeMs();
   let found = new Map<number, TaintEvidence>();
   if (flags.length > 0 && opts.kmsgPath !== null) {
-    const r = evidenceFromLog(opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
+    const r = evidenceFromLog(opts.records ?? opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
     found = r.found;
     const s = r.scan;
     if (s.error !== null) limits.push(logLimit(opts.kmsgPath, s.error));
     else {
       const unexplained = flags.some((f) => !found.has(f.bit));
-      if (unexplained && s.first !== null && s.first.seq > 0) {
+      if (unexplained && opts.records === undefined && s.first !== null && s.first.seq > 0) {
         limits.push(`the log ring no longer reaches back to boot: oldest record at ${Math.round(s.first.sinceBoot)} s`);
       }
       if (unexplained && s.records === 0) limits.push('the kernel log is empty');
@@ -450,6 +562,8 @@ export interface ChangeContext {
   readonly time: Date;
   /** The log to read (`null`: the watched file is not the running kernel's, or the caller opted out). */
   readonly kmsgPath: string | null;
+  /** The watcher's open log (read on from its last poll) for a later change; absent: read `kmsgPath` whole. */
+  readonly tail?: KmsgTail | null;
   readonly sysModuleDir?: string;
   readonly procModulesPath?: string;
 }
@@ -463,8 +577,11 @@ export interface ChangeContext {
  */
 export function changeEvidence(added: readonly TaintFlag[], table: ProfileTable, ctx: ChangeContext): TaintEvidence[] {
   if (added.length === 0) return [];
+  const tail = ctx.initial ? null : (ctx.tail ?? null);
+  tail?.poll();
   const { bits } = explainFlags(added, table, {
     kmsgPath: ctx.kmsgPath,
+    ...(tail !== null ? { records: tail.recent } : {}),
     ...(ctx.sysModuleDir !== undefined ? { sysModuleDir: ctx.sysModuleDir } : {}),
     ...(ctx.procModulesPath !== undefined ? { procModulesPath: ctx.procModulesPath } : {}),
   });

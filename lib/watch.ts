@@ -24,7 +24,7 @@ import {
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
 import { AbortError, fromNative, invalidArg, type TaintError } from './errors.js';
-import { changeEvidence, KMSG_PATH } from './explain.js';
+import { changeEvidence, KMSG_PATH, KmsgTail } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
@@ -331,6 +331,17 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
 export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   readonly #binding: WatchBinding;
   readonly #table: ProfileTable;
+  #tail: KmsgTail | null | undefined;
+
+  /** The open kernel log for evidence (opened and read to its end on first use); `null` when unreadable. */
+  #logTail(path: string): KmsgTail | null {
+    if (this.#closed) return null;
+    if (this.#tail === undefined) {
+      this.#tail = KmsgTail.open(path);
+      this.#tail?.poll();
+    }
+    return this.#tail;
+  }
   readonly #cfg: WatcherConfig;
   readonly #triggers: readonly WatchTrigger[];
   #id: number | null;
@@ -445,6 +456,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       release(this.#binding);
     }
     this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
+    this.#tail?.close();
+    this.#tail = null;
     this.#closing = new Promise<void>((resolve) => {
       process.nextTick(() => {
         this.emit('close');
@@ -536,14 +549,21 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     const attribution = attributionsFor(causes, addedBits);
     const time = new Date();
     const { modules, kmsgPath } = this.#cfg;
+    const initial = trigger === 'initial';
+    // The log is read whole once (the initial report, or the first change); later changes read on
+    // from there, so a change costs the records logged since the last one, not the whole ring.
+    const tail = initial || kmsgPath === null ? null : this.#logTail(kmsgPath);
     const evidence = changeEvidence(added, this.#table, {
-      initial: trigger === 'initial',
+      initial,
       kmsg,
       time,
       kmsgPath,
+      tail,
       ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
       ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
     });
+    // Position the log after the initial report, so the first change reads only what came since.
+    if (initial && kmsgPath !== null && !this.#closed) this.#logTail(kmsgPath);
     const change: TaintChange = Object.freeze({
       seq: ++this.#seq,
       time,

@@ -1,3 +1,5 @@
+import { appendFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
@@ -76,6 +78,25 @@ describe('TaintChange.evidence', () => {
       cause: { kind: 'warning', site: 'arch/x86/kernel/cpu/bugs.c:3736', line },
       actor: { kind: 'incidental', tid: 728, comm: '(udev-worker)', via: 'kmsg' },
     });
+    await w.close();
+  });
+
+  it('later changes read the log on from where the last one stopped, not the whole ring again', async () => {
+    // 5,000 ordinary records, then the watcher starts; each change appends the record of its bit.
+    const log = join(tmp.dir, 'kmsg');
+    const chatter = Array.from({ length: 5000 }, (_, i) => `6,${i},${1000 + i},-;ordinary line ${i}`).join('\n');
+    writeFileSync(log, `${chatter}\n`);
+    const { b, w, changes } = await watch(0, { _kmsgPath: log, _sysModuleDir: modules({}) });
+    expect(changes.map((c) => c.trigger)).toEqual(['initial']);
+    appendFileSync(log, '4,5000,9000000,-;WARNING: at kt_warn_init+0x11/0x1000 [kt_warn], CPU#0: insmod/120\n');
+    b.deliver('kmsg', 0x200, null);
+    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9, cause: { kind: 'warning' } });
+    // The file at the path is replaced by one whose only record would explain O: a watcher that
+    // re-read the log from its start would find it; one that reads on from its position does not.
+    unlinkSync(log);
+    writeFileSync(log, '4,0,1,-;kt_prop: loading out-of-tree module taints kernel.\n');
+    b.deliver('uevent', 0x1200, null);
+    expect(changes[2].evidence[0]).toMatchObject({ source: 'watch', cause: null });
     await w.close();
   });
 
