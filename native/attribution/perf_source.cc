@@ -411,6 +411,7 @@ bool WatchpointCore::Arm(std::string* reason) {
   a.wakeup_events = 1;
   a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN;
   a.exclude_callchain_user = 1;
+  a.comm = 1;  // exec/prctl names, for a writer gone before the drain reads /proc
   if (test_pid_ > 0 && !test_probe_path_.empty()) {
     // uretprobe PMU: type and the retprobe bit from sysfs.
     std::string type, bit;
@@ -494,18 +495,24 @@ bool WatchpointCore::ReadMask(uint32_t* mask) {
 bool WatchpointCore::DrainEvents() {
   uint64_t n = 0;
   bool have = false;
-  wp_.Drain(&stats_.lost, &stats_.malformed, [&](const perf::Sample& s) {
-    ++n;
-    // Rings are per CPU: keep the earliest write of this drain, across CPUs.
-    if (!have || s.time < first_.time) {
-      first_.pid = s.pid;
-      first_.tid = s.tid;
-      first_.cpu = s.cpu;
-      first_.time = s.time;
-      first_.callchain = s.callchain;
-      have = true;
-    }
-  });
+  wp_.Drain(
+      &stats_.lost, &stats_.malformed,
+      [&](const perf::Sample& s) {
+        ++n;
+        // Rings are per CPU: keep the earliest write of this drain, across CPUs.
+        if (!have || s.time < first_.time) {
+          first_.pid = s.pid;
+          first_.tid = s.tid;
+          first_.cpu = s.cpu;
+          first_.time = s.time;
+          first_.callchain = s.callchain;
+          have = true;
+        }
+      },
+      [&](uint32_t, uint32_t tid, const std::string& comm) {
+        if (comms_.size() >= 4096) comms_.clear();
+        comms_[tid] = comm;
+      });
   stats_.samples += n;
   if (!have) return false;
   uint32_t now = mask_;
@@ -522,6 +529,10 @@ bool WatchpointCore::DrainEvents() {
   r.samples = n;
   Symbolize(first_.callchain, &r, kMaxStack);
   FillProcess(&r);
+  if (r.comm.empty() && r.pid != 0) {
+    auto it = comms_.find(r.tid != 0 ? r.tid : r.pid);
+    if (it != comms_.end()) r.comm = it->second;
+  }
   Report(std::move(r));
   mask_ = now;
   return true;

@@ -19,6 +19,8 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "../unique_fd.h"
@@ -77,6 +79,9 @@ class PerfEvents {
   // Reads every ring's new records; fn(const perf::Sample&) for each sample.
   template <typename Fn>
   void Drain(uint64_t* lost, uint64_t* malformed, Fn&& fn);
+  // The same, also passing each PERF_RECORD_COMM (pid, tid, comm) to on_comm.
+  template <typename Fn, typename CommFn>
+  void Drain(uint64_t* lost, uint64_t* malformed, Fn&& fn, CommFn&& on_comm);
 
  private:
   bool OpenOne(int cpu, int* err);
@@ -84,6 +89,7 @@ class PerfEvents {
   pid_t pid_ = -1;
   std::vector<Ring> rings_;
   perf::Sample sample_;
+  std::string comm_;
 };
 
 // What both sources share: the epoll set of their per-CPU fds, CPU hotplug,
@@ -174,6 +180,9 @@ class WatchpointCore : public PerfSourceBase {
   std::string test_probe_path_;
   uint64_t test_probe_offset_ = 0;
   perf::Sample first_;
+  // Names from PERF_RECORD_COMM (exec, prctl) by tid: a writer that exited
+  // before the drain read /proc is still named. Bounded: cleared when full.
+  std::unordered_map<uint32_t, std::string> comms_;
 };
 
 // module:module_load and error_report:error_report_end.
@@ -193,6 +202,11 @@ class TracepointCore : public PerfSourceBase {
 
 template <typename Fn>
 void PerfEvents::Drain(uint64_t* lost, uint64_t* malformed, Fn&& fn) {
+  Drain(lost, malformed, std::forward<Fn>(fn), [](uint32_t, uint32_t, const std::string&) {});
+}
+
+template <typename Fn, typename CommFn>
+void PerfEvents::Drain(uint64_t* lost, uint64_t* malformed, Fn&& fn, CommFn&& on_comm) {
   for (Ring& r : rings_) {
     auto* mp = static_cast<perf_event_mmap_page*>(r.base);
     const uint64_t head = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE);
@@ -209,6 +223,9 @@ void PerfEvents::Drain(uint64_t* lost, uint64_t* malformed, Fn&& fn) {
       } else if (rec.type == perf::kRecordLost) {
         uint64_t n = 0;
         if (perf::ParseLost(rec.body.data(), rec.body.size(), &n)) *lost += n;
+      } else if (rec.type == perf::kRecordComm) {
+        uint32_t pid = 0, tid = 0;
+        if (perf::ParseComm(rec.body.data(), rec.body.size(), &pid, &tid, &comm_)) on_comm(pid, tid, comm_);
       }
     });
     if (d.malformed) ++*malformed;
