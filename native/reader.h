@@ -3,6 +3,8 @@
 // on every read costs an open/close pair (~10x the pread itself).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
