@@ -2,6 +2,7 @@ import { invalidArg, KernelTaintError, TaintValueError } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { resolveProfile } from './profiles.js';
 import type {
+  CheckedFlagSelector,
   FlagSelector,
   Profile,
   ResolvedProfile,
@@ -69,7 +70,10 @@ function normaliseName(s: string): string {
  * `ERR_KERNEL_TAINT_UNKNOWN_FLAG` for a selector that names nothing, so a typo
  * in a filter or policy is an error rather than a silent `false`.
  */
-export function resolveFlag(selector: FlagSelector, opts: { profile?: Profile } = {}): number {
+export function resolveFlag<S extends FlagSelector>(
+  selector: S & CheckedFlagSelector<S>,
+  opts: { profile?: Profile } = {},
+): number {
   return resolveIn(selector, profileTable(concreteProfile(opts.profile)));
 }
 
@@ -179,7 +183,7 @@ class State implements TaintState {
     Object.freeze(this);
   }
 
-  has(flag: FlagSelector): boolean {
+  has<S extends FlagSelector>(flag: S & CheckedFlagSelector<S>): boolean {
     const bit = resolveIn(flag, this.#table);
     return ((this.value >>> bit) & 1) === 1;
   }

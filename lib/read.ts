@@ -170,7 +170,7 @@ function wrap(state: TaintState, kernelLetters: string | null, lettersMismatch: 
     kernelLetters: { value: kernelLetters, enumerable: true },
     lettersMismatch: { value: lettersMismatch, enumerable: true },
     // The prototype's methods use private state: call them on the original.
-    has: { value: (flag: FlagSelector) => state.has(flag) },
+    has: { value: (flag: FlagSelector) => state.has(flag as string) },
     toString: { value: () => state.toString() },
     toJSON: {
       value: () => ({ ...state.toJSON(), kernelLetters, lettersMismatch }),

@@ -1,3 +1,7 @@
+import type { FlagLetter, FlagName } from './flag-selectors.js';
+
+export type { FlagLetter, FlagName } from './flag-selectors.js';
+
 /** Vendor flag tables. `auto` picks one from the running system (reading) or from the text (parsing). */
 export type Profile =
   | 'mainline'
@@ -66,6 +70,36 @@ export interface TaintFlag {
 /** What a flag can be named by: a bit number, a letter, a name (with or without `TAINT_`) or an alias. */
 export type FlagSelector = number | string;
 
+/**
+ * The selector literals the flag table knows: letters, names and aliases
+ * (any case, with or without `TAINT_`), and `bit N` / `N`.
+ */
+export type KnownFlagSelector =
+  | FlagLetter
+  | Lowercase<FlagLetter>
+  | FlagName
+  | Lowercase<FlagName>
+  | `TAINT_${FlagName}`
+  | `taint_${Lowercase<FlagName>}`
+  | `${number}`
+  | `bit ${number}`
+  | `bit${number}`
+  | `bit_${number}`;
+
+/**
+ * A selector checked at compile time when it is a literal: `'MACHINE_CHEK'`
+ * becomes `never`, so the call does not compile. A number or a `string`
+ * variable passes (it is checked at run time, with
+ * `ERR_KERNEL_TAINT_UNKNOWN_FLAG`).
+ */
+export type CheckedFlagSelector<S extends FlagSelector> = S extends number
+  ? S
+  : string extends S
+    ? S
+    : S extends KnownFlagSelector
+      ? S
+      : never;
+
 /** A decoded taint value. */
 export interface TaintState {
   /** The raw value, unsigned 32-bit. */
@@ -92,7 +126,7 @@ export interface TaintState {
   /** The profile used to decode. */
   readonly profile: ResolvedProfile;
   /** Whether a flag is set: a bit, letter, name (with or without `TAINT_`) or alias. */
-  has(flag: FlagSelector): boolean;
+  has<S extends FlagSelector>(flag: S & CheckedFlagSelector<S>): boolean;
   /** `Not tainted` or `Tainted: [P]=PROPRIETARY_MODULE, [O]=OOT_MODULE`. */
   toString(): string;
   toJSON(): TaintStateJSON;
