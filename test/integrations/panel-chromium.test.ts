@@ -3,7 +3,7 @@
 // file, it renders the state, updates live when the file changes, makes no
 // request outside its own server, and a screenshot lands in test-artifacts/.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +108,57 @@ describe.skipIf(!ready)('panel in headless Chromium', () => {
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('close', r));
+    }
+  });
+
+  it('shows a read failure, and no verdict once the server is gone', { timeout: 60_000 }, async () => {
+    const path = taintFile('0\n');
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--path', path, '--profile', 'mainline', '--interval', '100'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
+        child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /serving on (http:\/\/\S+?)\/ /.exec(out);
+          if (m) {
+            clearTimeout(t);
+            resolve(m[1]);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+      });
+      const { page } = await newPage();
+      await page.goto(`${url}/`);
+      await page.waitForSelector('[data-kt="live"].kt-on');
+      expect(await page.getAttribute('#kt-root', 'data-status')).toBe('pass');
+      expect(await page.getAttribute('#kt-root', 'data-error')).toBe('false');
+
+      // The watched file goes away: the panel says the read failed, and does not keep PASS.
+      unlinkSync(path);
+      await page.waitForSelector('#kt-root[data-error="true"]', { timeout: 15_000 });
+      expect(await page.getAttribute('#kt-root', 'data-status')).not.toBe('pass');
+      expect(await page.textContent('[data-kt="error"]')).toContain('Read error');
+
+      // It comes back, then the server stops: no verdict from a server that no longer answers.
+      writeFileSync(path, '0\n');
+      await page.waitForSelector('#kt-root[data-error="false"][data-status="pass"]', { timeout: 15_000 });
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      await page.waitForSelector('#kt-root[data-status="unknown"]', { timeout: 15_000 });
+      expect(await page.textContent('[data-kt="status"]')).toBe('unknown');
+      expect(await page.textContent('[data-kt="live"]')).toBe('offline');
+      expect(await page.textContent('[data-kt="error"]')).toContain('Connection lost');
+      await page.close();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('close', r));
+      }
     }
   });
 
