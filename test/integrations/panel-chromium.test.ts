@@ -20,6 +20,32 @@ if (!ready) {
   console.warn(`panel-chromium: skipped: needs ${CHROMIUM} (apt-get install chromium) and dist/ (npm run build:ts)`);
 }
 
+/** `kernel-taint serve` on a free port for the watched file. */
+function startServe(path: string): ChildProcess {
+  return spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--path', path, '--profile', 'mainline', '--interval', '100'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}
+
+/** The URL serve prints once it listens. */
+function servedAt(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /serving on (http:\/\/\S+?)\/ /.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+}
+
 describe.skipIf(!ready)('panel in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
@@ -55,25 +81,9 @@ describe.skipIf(!ready)('panel in headless Chromium', () => {
 
   it('renders the served panel and follows the watched file live', { timeout: 60_000 }, async () => {
     const path = taintFile('4096\n');
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [BIN, 'serve', '--port', '0', '--path', path, '--profile', 'mainline', '--interval', '100'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = startServe(path);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
-        child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          const m = /serving on (http:\/\/\S+?)\/ /.exec(out);
-          if (m) {
-            clearTimeout(t);
-            resolve(m[1]);
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-      });
+      const url = await servedAt(child);
       const { page, requests, problems } = await newPage();
       await page.goto(`${url}/`);
       await page.waitForSelector('[data-kt="live"].kt-on');
@@ -113,25 +123,9 @@ describe.skipIf(!ready)('panel in headless Chromium', () => {
 
   it('shows a read failure, and no verdict once the server is gone', { timeout: 60_000 }, async () => {
     const path = taintFile('0\n');
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [BIN, 'serve', '--port', '0', '--path', path, '--profile', 'mainline', '--interval', '100'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = startServe(path);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
-        child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          const m = /serving on (http:\/\/\S+?)\/ /.exec(out);
-          if (m) {
-            clearTimeout(t);
-            resolve(m[1]);
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-      });
+      const url = await servedAt(child);
       const { page } = await newPage();
       await page.goto(`${url}/`);
       await page.waitForSelector('[data-kt="live"].kt-on');
