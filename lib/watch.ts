@@ -362,17 +362,26 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     this.#binding = binding;
     this.#cfg = cfg;
     this.#table = profileTable(cfg.profile);
-    const r = binding.watchAdd(
-      {
-        path: cfg.path,
-        triggers: cfg.triggers,
-        interval: cfg.interval,
-        mask: cfg.mask,
-        ...(cfg.counterPaths ? { counterPaths: cfg.counterPaths } : {}),
-        ...(cfg.watchpointTarget ? { _watchpointTarget: cfg.watchpointTarget } : {}),
-      },
-      (trigger, result, reported, causes) => this.#onNative(trigger, result, reported, causes),
-    );
+    const add = () =>
+      binding.watchAdd(
+        {
+          path: cfg.path,
+          triggers: cfg.triggers,
+          interval: cfg.interval,
+          mask: cfg.mask,
+          ...(cfg.counterPaths ? { counterPaths: cfg.counterPaths } : {}),
+          ...(cfg.watchpointTarget ? { _watchpointTarget: cfg.watchpointTarget } : {}),
+        },
+        (trigger, result, reported, causes) => this.#onNative(trigger, result, reported, causes),
+      );
+    let r = add();
+    // A regular file caught between truncate and write (`echo N > F`) at the
+    // very start reads empty: try again for up to ~50 ms before calling it an
+    // error, as the watch thread does for later reads.
+    for (let i = 0; i < 10 && !('id' in r) && r.reason === 'empty'; i++) {
+      Atomics.wait(START_RETRY, 0, 0, 5);
+      r = add();
+    }
     if (!('id' in r)) throw fromNative(r);
     this.#id = r.id;
     this.#triggers = Object.freeze([...r.triggers]);
@@ -643,6 +652,9 @@ function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: 
  * (watchpoint, tracepoint) that set their bit, its actor (with the kind of
  * that bit) and the cause the report itself shows (a sysctl write).
  */
+/** A cell to sleep on for the start-up re-read of an empty file (`Atomics.wait` with a timeout). */
+const START_RETRY = new Int32Array(new SharedArrayBuffer(4));
+
 function withActors(evidence: readonly TaintEvidence[], attribution: readonly TaintAttribution[]): TaintEvidence[] {
   return evidence.map((e) => {
     if (e.actor !== null && e.cause !== null) return e;

@@ -52,6 +52,48 @@ class FakeBinding implements WatchBinding {
 
 const tick = () => new Promise((r) => process.nextTick(r));
 
+describe('TaintWatcher start on a file caught between truncate and write', () => {
+  const empty: NativeSysError = { reason: 'empty', path: '/x' } as NativeSysError;
+
+  it('reads again for a moment instead of throwing "is empty"', async () => {
+    const b = new FakeBinding();
+    let calls = 0;
+    const add = b.watchAdd.bind(b);
+    b.watchAdd = (o, cb) => (++calls <= 3 ? empty : add(o, cb));
+    b.next = 512;
+    const w = createWatcher({ path: '/x', profile: 'mainline' }, b);
+    expect(calls).toBe(4);
+    expect(w.current.value).toBe(512);
+    await w.close();
+  });
+
+  it('still throws the coded error when the file stays empty', () => {
+    const b = new FakeBinding();
+    let calls = 0;
+    b.watchAdd = () => {
+      calls++;
+      return empty;
+    };
+    const t0 = performance.now();
+    expect(() => createWatcher({ path: '/x' }, b)).toThrow(
+      expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE', message: '/x is empty' }),
+    );
+    expect(calls).toBe(11);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('does not retry other errors', () => {
+    const b = new FakeBinding();
+    let calls = 0;
+    b.watchAdd = () => {
+      calls++;
+      return { errno: 2, syscall: 'open', path: '/x' };
+    };
+    expect(() => createWatcher({ path: '/x' }, b)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(calls).toBe(1);
+  });
+});
+
 describe('TaintWatcher (fake binding)', () => {
   it('passes resolved options to the binding', () => {
     const b = new FakeBinding();
