@@ -14,6 +14,17 @@ const TICK = 100; // USER_HZ on Linux
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'kernel-taint-scrape-'));
 const taint = join(dir, 'tainted');
+// `kernel-taint serve` on a free port for the temp taint file (measured, and asked once for its body).
+const SERVE_ARGS = [
+  join(root, 'bin', 'kernel-taint.cjs'),
+  'serve',
+  '--port',
+  '0',
+  '--path',
+  taint,
+  '--profile',
+  'mainline',
+];
 writeFileSync(taint, `${512 | 4096}\n`);
 
 function cpuMs(pid) {
@@ -74,32 +85,11 @@ async function measure(name, server) {
 }
 
 try {
-  const kt = await measure(
-    'kernel-taint serve (watcher running)',
-    startServer([
-      join(root, 'bin', 'kernel-taint.cjs'),
-      'serve',
-      '--port',
-      '0',
-      '--path',
-      taint,
-      '--profile',
-      'mainline',
-    ]),
-  );
+  const kt = await measure('kernel-taint serve (watcher running)', startServer(SERVE_ARGS));
   // Baseline: the same body from a bare node:http server (no Host check, no families, no formatting).
   const bodyFile = join(dir, 'body');
   const metrics = await new Promise((resolve) => {
-    const s = startServer([
-      join(root, 'bin', 'kernel-taint.cjs'),
-      'serve',
-      '--port',
-      '0',
-      '--path',
-      taint,
-      '--profile',
-      'mainline',
-    ]);
+    const s = startServer(SERVE_ARGS);
     s.then(async ({ child, port }) => {
       let text = '';
       get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
