@@ -1,35 +1,16 @@
 // One watch thread per environment, refcounted by its watchers; closing in all
 // the awkward places. The 10,000-cycle leak test is in test/soak/.
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
 import { type TaintChange, type TaintWatcher, watchTaint } from '../../lib/watch.js';
 import { nextEvent, waitFor } from '../helpers/events.js';
-import { tempDir, threadsNamed, WATCH_THREAD, writeValue } from '../helpers/fs.js';
+import { threadsNamed, WATCH_THREAD, writeValue } from '../helpers/fs.js';
+import { watcherFixture } from '../helpers/watchers.js';
 
 const W = 1 << 9;
 const stats = () => native().watchStats();
 
-let tmp: ReturnType<typeof tempDir>;
-const open: TaintWatcher[] = [];
-function track(w: TaintWatcher): TaintWatcher {
-  open.push(w);
-  return w;
-}
-function taintFile(name: string, value = 0): string {
-  const p = join(tmp.dir, name);
-  writeValue(p, value);
-  return p;
-}
-
-beforeEach(() => {
-  tmp = tempDir('kt-life-');
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((w) => w.close()));
-  await waitFor(() => threadsNamed(WATCH_THREAD) === 0, 5000, 'the watch thread to exit');
-  tmp.cleanup();
-});
+const { track, taintFile } = watcherFixture('kt-life-');
 
 describe.skipIf(!isSupported())('shared watch thread', () => {
   it('many watchers share one thread and each sees its own changes; the last close joins it', async () => {

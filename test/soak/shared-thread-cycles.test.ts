@@ -1,34 +1,15 @@
 // Soak: no fd or thread leaks over 10,000 watcher open/close cycles (about a
 // minute on 2 cores; `npm run test:soak`, run by .ci/run).
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
-import { type TaintWatcher, watchTaint } from '../../lib/watch.js';
+import { watchTaint } from '../../lib/watch.js';
 import { waitFor } from '../helpers/events.js';
-import { fdCount, tempDir, threadCount, threadsNamed, WATCH_THREAD, writeValue } from '../helpers/fs.js';
+import { fdCount, threadCount } from '../helpers/fs.js';
+import { watcherFixture } from '../helpers/watchers.js';
 
 const stats = () => native().watchStats();
 
-let tmp: ReturnType<typeof tempDir>;
-const open: TaintWatcher[] = [];
-function track(w: TaintWatcher): TaintWatcher {
-  open.push(w);
-  return w;
-}
-function taintFile(name: string, value = 0): string {
-  const p = join(tmp.dir, name);
-  writeValue(p, value);
-  return p;
-}
-
-beforeEach(() => {
-  tmp = tempDir('kt-soak-');
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((w) => w.close()));
-  await waitFor(() => threadsNamed(WATCH_THREAD) === 0, 5000, 'the watch thread to exit');
-  tmp.cleanup();
-});
+const { track, taintFile } = watcherFixture('kt-soak-');
 
 describe.skipIf(!isSupported())('shared watch thread under churn', () => {
   it('no fd or thread leaks over 10,000 open/close cycles', async () => {
