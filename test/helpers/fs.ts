@@ -1,7 +1,7 @@
 // Temp taint files for watcher tests. Values are written in place with one
 // pwrite of a fixed width ("0000000512\n"): writeFileSync would truncate first,
 // and a watcher woken between the truncate and the write reads an empty file.
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { tempDir as makeTempDir } from './tmp.js';
 
 /** A temp dir from the one helper (test/helpers/tmp.ts) that the caller removes (file or test scope). */
@@ -29,6 +29,23 @@ export function writeValue(path: string, value: number): void {
 /** Counts this process's open descriptors. */
 export function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * Descriptors of this process whose target contains `kind` (e.g.
+ * `perf_event` for `anon_inode:[perf_event]`). An fd closed while the
+ * directory is read is skipped, not an error.
+ */
+export function fdsOfKind(kind: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).includes(kind)) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
 /** Threads of this process with the given name (comm). */

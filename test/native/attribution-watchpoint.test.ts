@@ -21,7 +21,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
 import { type TaintChange, type TaintWatcher, watchTaint } from '../../lib/watch.js';
 import { nextEvent } from '../helpers/events.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
+import { fdsOfKind, tempDir, writeValue } from '../helpers/fs.js';
 import { ROOT } from '../helpers/reference.js';
 
 const W = 1 << 9;
@@ -228,10 +228,7 @@ for (const mode of ['uretprobe', 'breakpoint'] as const) {
       });
 
       it('closes every perf fd on close()', async (ctx) => {
-        const perfFds = (): number =>
-          execFileSync('ls', ['-l', `/proc/${process.pid}/fd`], { encoding: 'utf8' })
-            .split('\n')
-            .filter((l) => l.includes('perf_event')).length;
+        const perfFds = (): number => fdsOfKind('perf_event');
         const before = perfFds();
         const { watcher } = await begin();
         skipUnlessFires(ctx);
