@@ -545,22 +545,10 @@ bool TracepointCore::Arm(std::string* reason) {
     *reason = "tracepoint: kernel lockdown (confidentiality)";
     return false;
   }
-  std::string mounts, root;
-  if (ReadSmall("/proc/self/mounts", &mounts, 4 << 20)) root = TracefsFromMounts(mounts);
-  struct stat sb;
-  if (root.empty() || stat((root + "/events").c_str(), &sb) != 0) {
-    root.clear();
-    for (const char* c : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
-      if (stat((std::string(c) + "/events").c_str(), &sb) == 0) {
-        root = c;
-        break;
-      }
-    }
-  }
-  if (root.empty()) {
-    *reason = "tracepoint: no tracefs mounted";
-    return false;
-  }
+  std::string mounts;
+  ReadSmall("/proc/self/mounts", &mounts, 4 << 20);
+  const std::string root = LocateTracefs(mounts, {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}, reason);
+  if (root.empty()) return false;
   if (!OpenBase(reason)) return false;
   perf_event_attr a;
   std::memset(&a, 0, sizeof a);
