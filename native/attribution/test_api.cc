@@ -8,6 +8,7 @@
 #include "kallsyms.h"
 #include "perf_ring.h"
 #include "perf_source.h"
+#include "symbols.h"
 #include "tracefs.h"
 
 namespace kt {
@@ -230,6 +231,18 @@ Napi::Value LocateTracefsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// nameFromSections(kallsymsText: string, addr: string | number, sysfsModuleDir: string) -> string
+Napi::Value NameFromSectionsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t addr = 0;
+  if (info.Length() < 3 || !info[0].IsString() || !ParseHexArg(info[1], &addr) || !info[2].IsString()) {
+    return Throw(env, "nameFromSections: expected (kallsyms text, address, sysfs module dir)");
+  }
+  Kallsyms syms;
+  syms.Parse(info[0].As<Napi::String>().Utf8Value());
+  return Napi::String::New(env, symbols::NameFromSections(&syms, addr, info[2].As<Napi::String>().Utf8Value()));
+}
+
 Napi::Value CpuList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return Throw(env, "parseCpuList: expected the list text");
@@ -250,6 +263,7 @@ Napi::Object AttributionTestApi(Napi::Env env) {
   o.Set("readField", Napi::Function::New(env, ReadField, "readField"));
   o.Set("tracefsFromMounts", Napi::Function::New(env, TracefsMount, "tracefsFromMounts"));
   o.Set("parseCpuList", Napi::Function::New(env, CpuList, "parseCpuList"));
+  o.Set("nameFromSections", Napi::Function::New(env, NameFromSectionsJs, "nameFromSections"));
   o.Set("locateTracefs", Napi::Function::New(env, LocateTracefsJs, "locateTracefs"));
   return o;
 }

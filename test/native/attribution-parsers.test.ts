@@ -51,6 +51,7 @@ interface Api {
   readField(format: string, raw: Uint8Array, field: string): string | null;
   tracefsFromMounts(text: string): string;
   locateTracefs(mounts: string, fallbacks: string[]): { root: string; reason: string };
+  nameFromSections(kallsyms: string, addr: string, sysfsModule: string): string;
   parseCpuList(text: string): number[];
 }
 const api = (native() as unknown as { _attribution: Api })._attribution;
@@ -408,6 +409,53 @@ describe('kallsyms symbolizer', () => {
     expect(r.names).toEqual(['f1+0x5', 'f12500+0x5']);
     expect(() => api.symbolize(kallsyms, ['zz'])).toThrow(TypeError);
     expect(() => api.symbolize(kallsyms, [-1])).toThrow(TypeError);
+  });
+});
+
+describe('naming a module loaded after kallsyms was read, from /sys/module/<m>/sections', () => {
+  // The watch thread never waits for a /proc/kallsyms re-read: a frame in a
+  // new module (a WARN in its init) is named from its sections meanwhile.
+  const kallsyms = [
+    'ffffffff81000000 T _stext',
+    'ffffffff81001000 T add_taint',
+    'ffffffff81002000 T __warn',
+    'ffffffff8100f000 T _etext',
+    'ffffffffc0000000 t old_fn\t[old]',
+    'ffffffffc0000100 t old_end\t[old]',
+  ].join('\n');
+  function sysfs(): string {
+    const d = tempDir();
+    const sections = (m: string, s: Record<string, string>) => {
+      mkdirSync(join(d, m, 'sections'), { recursive: true });
+      for (const [k, v] of Object.entries(s)) writeFileSync(join(d, m, 'sections', k), `${v}\n`);
+    };
+    sections('kt_warn', {
+      '.text': '0xffffffffc0a00000',
+      '.init.text': '0xffffffffc0a05000',
+      '.data': '0xffffffffc0a02000',
+    });
+    sections('old', { '.text': '0xffffffffc0000000' }); // in the table already: never used
+    sections('hidden', { '.text': '0x0000000000000000' }); // kptr_restrict: zeros
+    mkdirSync(join(d, 'builtin', 'parameters'), { recursive: true }); // built in: no sections
+    return d;
+  }
+
+  it('names the nearest section below the address, in a module the table does not know', () => {
+    const d = sysfs();
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', d)).toBe('.init.text+0x11 [kt_warn]');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a00040', d)).toBe('.text+0x40 [kt_warn]');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a02008', d)).toBe('.data+0x8 [kt_warn]');
+  });
+
+  it('gives "" for addresses no new module holds, a missing directory, or hidden addresses', () => {
+    const d = sysfs();
+    // below every section, or in the module the table already lists
+    expect(api.nameFromSections(kallsyms, '0xffffffffb0000000', d)).toBe('');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0000010', d)).toBe('');
+    // far above the last section (64 MiB): not that module's
+    expect(api.nameFromSections(kallsyms, '0xffffffffc8a00000', d)).toBe('');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', join(d, 'nope'))).toBe('');
+    expect(() => api.nameFromSections(kallsyms, 'zz', d)).toThrow(TypeError);
   });
 });
 
