@@ -348,13 +348,18 @@ function readSmall(path: string): string | null {
   }
 }
 
-/** The plain-words reason the log could not be read. */
-export function logLimit(path: string, err: NodeJS.ErrnoException): string {
+/**
+ * The plain-words reason the log could not be read. `dmesgRestrict` reads
+ * `kernel.dmesg_restrict` (a parameter for the tests).
+ */
+export function logLimit(
+  path: string,
+  err: NodeJS.ErrnoException,
+  dmesgRestrict: () => string | null = () => readSmall('/proc/sys/kernel/dmesg_restrict'),
+): string {
   if (err.code === 'EPERM' || err.code === 'EACCES') {
-    if (path === KMSG_PATH) {
-      const restrict = readSmall('/proc/sys/kernel/dmesg_restrict');
-      if (restrict === '1') return 'kernel log not readable: dmesg_restrict=1 and no CAP_SYSLOG';
-      return `kernel log not readable: ${err.code} opening ${path}`;
+    if (path === KMSG_PATH && dmesgRestrict() === '1') {
+      return 'kernel log not readable: dmesg_restrict=1 and no CAP_SYSLOG';
     }
     return `kernel log not readable: ${err.code} opening ${path}`;
   }
