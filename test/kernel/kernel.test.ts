@@ -393,7 +393,7 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
           c?.trigger === 'watchpoint' &&
           c?.cpu === 1 &&
           c?.actor?.pid === w?.pid &&
-          c?.actor?.kind === 'process',
+          c?.actor?.comm === 'sh',
         w ?? null,
       );
     }

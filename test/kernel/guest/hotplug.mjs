@@ -37,8 +37,13 @@ async function main() {
     ready: ready ? JSON.parse(JSON.stringify(ready)) : null,
   });
 
+  const stats = () => {
+    const st = addon?.watchStats?.() ?? {};
+    return Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('watchpoint')));
+  };
   const write = async (phase, value) => {
     const seen = changes.length;
+    const statsBefore = stats();
     const r = spawnSync('taskset', ['-c', '1', '/bin/sh', '-c', `echo ${value} > ${TAINTED}`]);
     const t0 = performance.now();
     while (changes.length === seen && performance.now() - t0 < 10000) await sleep(5);
@@ -50,17 +55,21 @@ async function main() {
       pid: r.pid,
       status: r.status,
       stderr: String(r.stderr ?? '').slice(0, 500),
+      statsBefore,
+      statsAfter: stats(),
       changes: changes.slice(seen).map((c) => ({
         added: c.added.map((f) => f.letter).join(''),
         trigger: c.trigger,
         actor: c.actor ? { kind: c.actor.kind, pid: c.actor.pid, comm: c.actor.comm } : null,
         cpu: c.attribution?.[0]?.cpu ?? null,
         via: c.attribution?.[0]?.via ?? null,
+        samples: c.attribution?.[0]?.samples ?? null,
+        timeNs: c.attribution?.[0]?.timeNs ?? null,
       })),
     });
   };
 
-  await write('before', 4); // R (bit 2)
+  await write('before', 64); // U (bit 6): a process's bit
   const rearms0 = rearms();
   fs.writeFileSync(CPU1, '0');
   await sleep(500);
@@ -70,7 +79,7 @@ async function main() {
   const t0 = performance.now();
   while (rearms() === rearms0 && performance.now() - t0 < 10000) await sleep(20);
   emit({ t: 'hp-cycle', offline, online: online(), rearmsBefore: rearms0, rearmsAfter: rearms() });
-  await write('after', 16); // M (bit 4)
+  await write('after', 2); // F (bit 1): a process's bit
   w.close();
 }
 
