@@ -130,8 +130,12 @@ const rows = cases.map((c, i) => ({
   target: i === 1 ? 'p99 <= 1 ms' : '',
   ok: i === 1 ? (pct(c.xs, 99) <= 1 ? 'yes' : 'NO') : '',
 }));
-console.log(`kernel-taint module attribution benchmark — node ${process.version}, ${process.arch}, ${N} samples a case`);
+console.log(
+  `kernel-taint module attribution benchmark — node ${process.version}, ${process.arch}, ${N} samples a case`,
+);
 console.table(rows);
 const target = pct(cases[1].xs, 99);
-console.log(`target: a change adding a module bit reaches JS in p99 <= 1 ms with ${MODULES} modules: ${ms(target)} ms ${target <= 1 ? 'PASS' : 'FAIL'}`);
+console.log(
+  `target: a change adding a module bit reaches JS in p99 <= 1 ms with ${MODULES} modules: ${ms(target)} ms ${target <= 1 ? 'PASS' : 'FAIL'}`,
+);
 if (target > 1) process.exitCode = 1;
