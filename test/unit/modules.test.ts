@@ -2,7 +2,6 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { decodeTaint } from '../../lib/decode.js';
 import { profileTable } from '../../lib/flags.js';
 import {
@@ -13,7 +12,6 @@ import {
   readModuleTaints,
   vouchForModules,
 } from '../../lib/modules.js';
-import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
 import { tempDir } from '../helpers/fs.js';
 import { bits } from '../helpers/modules.js';
 
@@ -229,54 +227,6 @@ describe('the one module-list cache', () => {
     } finally {
       unvouch();
     }
-  });
-
-  it('a watcher: a module appearing between two changes is seen; changes without module bits do not read', async () => {
-    class FakeBinding implements WatchBinding {
-      callback: NativeWatchCallback | null = null;
-      events = 0;
-      watchAdd(options: NativeWatchOptions, callback: NativeWatchCallback) {
-        this.callback = callback;
-        return { id: 1, value: 0, triggers: [...options.triggers], unarmed: [] };
-      }
-      watchStats() {
-        return { ueventModuleEvents: this.events };
-      }
-      deliver(value: number) {
-        this.callback?.('uevent', value, true, null);
-      }
-      watchRemove() {
-        return true;
-      }
-      watchRef() {}
-      watchUnref() {}
-    }
-    const path = procModules(200, { kt_oot: 'OE' });
-    const b = new FakeBinding();
-    const w = createWatcher({ path: '/x', profile: 'mainline', ignoreInitial: true, _procModulesPath: path }, b);
-    const changes: TaintChange[] = [];
-    w.on('change', (c) => changes.push(c));
-    await turn();
-    const r0 = moduleListReads();
-    b.deliver(bits('O', 'E'));
-    expect(changes[0].modules.carrying.map((m) => m.name)).toEqual(['kt_oot']);
-    expect(changes[0].evidence.map((e) => e.cause?.module?.name)).toEqual(['kt_oot', 'kt_oot']);
-    expect(moduleListReads() - r0).toBe(1); // evidence and modules share one read
-    await turn();
-    b.deliver(bits('O', 'E', 'W')); // no module bit: no read
-    expect(changes[1].modules.unattributable.map((f) => f.letter)).toEqual(['W']);
-    expect(readModuleTaints({ _procModulesPath: path }).map((m) => m.name)).toEqual(['kt_oot']); // vouched
-    expect(moduleListReads() - r0).toBe(1);
-    procModules(200, { kt_oot: 'OE', kt_prop: 'PO' });
-    await turn();
-    b.deliver(bits('O', 'E', 'W', 'P'));
-    expect(changes[2].modules.carrying.map((m) => m.name)).toEqual(['kt_prop']);
-    expect(moduleListReads() - r0).toBe(2);
-    await w.close();
-    // Closed: no watch thread vouches any more, so the next turn reads again.
-    await turn();
-    readModuleTaints({ _procModulesPath: path });
-    expect(moduleListReads() - r0).toBe(3);
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
-import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
+import type { TaintChange, WatchBinding } from '../../lib/watch.js';
 import { tempDir } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
 
@@ -31,6 +31,12 @@ vi.mock('node:fs', async (importOriginal) => {
   const mocked = { ...real, openSync, readSync, closeSync };
   return { ...mocked, default: mocked };
 });
+
+// The unit project shares one module registry between files (isolate: false): a file that ran
+// earlier in this fork may have loaded lib/explain.ts with the real node:fs. Load the watcher
+// afresh so it sees the mock above.
+vi.resetModules();
+const { createWatcher } = await import('../../lib/watch.js');
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 
