@@ -449,12 +449,16 @@ export function kmsgLineCause(text: string, tid: number | null = null): KmsgLine
     return { flags: ['SOFTLOCKUP'], cause: { kind: 'soft-lockup', line: cut(text) }, actor };
   }
   // B: "BUG: Bad page state in process comm  pfn:1234", "BUG: Bad page map in process comm  pte:…"
-  for (const head of ['BUG: Bad page state in process ', 'BUG: Bad page map in process ']) {
+  // (two spaces before the field; copies with the whitespace collapsed have one).
+  for (const [head, field] of [
+    ['BUG: Bad page state in process ', ' pfn:'],
+    ['BUG: Bad page map in process ', ' pte:'],
+  ]) {
     const at = text.indexOf(head);
     if (at === -1) continue;
     const rest = text.slice(at + head.length);
-    const two = rest.indexOf('  ');
-    const comm = two === -1 ? rest : rest.slice(0, two);
+    const end = rest.lastIndexOf(field);
+    const comm = (end === -1 ? rest : rest.slice(0, end)).trimEnd();
     return {
       flags: ['BAD_PAGE'],
       cause: { kind: 'bad-page', line: cut(text) },
