@@ -334,6 +334,15 @@ function moduleCause(text: string, tid: number | null): KmsgLineCause | null {
     if (!text.endsWith(m.tail)) continue;
     const name = modulePrefix(text, text.length - m.tail.length);
     if (name === null) continue;
+    if (m.flag === 'LIVEPATCH' && name === 'livepatch') {
+      // Older kernels print it from the livepatch core when a patch is enabled ("livepatch: " is the
+      // core's prefix, not a module): which patch module is not on this line.
+      return {
+        flags: [m.flag],
+        cause: { kind: 'module', line: cut(text) },
+        actor: tid === null ? null : task('process', tid, null),
+      };
+    }
     const module: NonNullable<TaintCause['module']> = { name, letters: '' };
     if (m.flag === 'OOT_MODULE') module.intree = false;
     if (m.flag === 'UNSIGNED_MODULE') module.signed = false;

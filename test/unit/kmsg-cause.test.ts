@@ -365,6 +365,14 @@ describe('kmsgLineCause: every line of attribution.md §5', () => {
     });
   });
 
+  it("the livepatch core's own line (older kernels) names no module", () => {
+    // kernel/livepatch/core.c: pr_notice_once("tainting kernel with TAINT_LIVEPATCH\n") with the
+    // "livepatch: " prefix of the core.
+    const c = kmsgLineCause('livepatch: tainting kernel with TAINT_LIVEPATCH')!;
+    expect(c.flags).toEqual(['LIVEPATCH']);
+    expect(c.cause).toEqual({ kind: 'module', line: 'livepatch: tainting kernel with TAINT_LIVEPATCH' });
+  });
+
   it('lines that explain nothing', () => {
     for (const t of [
       '',
