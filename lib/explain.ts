@@ -59,58 +59,87 @@ export interface LogScan {
 
 type RecordSink = (record: KmsgRecord) => boolean;
 
-/**
- * Reads a kernel log in `/dev/kmsg` record format from its first record,
- * calling `sink` for each; `sink` returns `true` to stop. A character device
- * is read one record per `read()` until EAGAIN (opened O_NONBLOCK, never
- * seeked to the end); a regular file or FIFO is read as lines of records.
- * Continuation lines (` KEY=value`) are skipped. Never throws for a read
- * error: it is reported in the result.
- */
-export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG_BYTES): LogScan {
-  let fd: number;
-  try {
-    // libuv adds O_CLOEXEC to every open.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    return {
-      readable: false,
-      error: e as NodeJS.ErrnoException,
-      records: 0,
-      skipped: 0,
-      first: null,
-      overrun: false,
-      truncated: false,
-      complete: false,
-    };
-  }
-  let records = 0;
-  let skipped = 0;
-  let first: LogScan['first'] = null;
-  let overrun = false;
-  let truncated = false;
-  let complete = false;
-  let error: NodeJS.ErrnoException | null = null;
-  let bytes = 0;
-  // One record line: parse and hand on. Returns true to stop.
-  const onLine = (line: string): boolean => {
-    if (line.length === 0 || line.charCodeAt(0) === 32) return false; // continuation " KEY=value"
-    const r = parseKmsgRecord(line);
-    if (r === null) {
-      skipped++;
-      return false;
-    }
-    records++;
-    if (first === null) first = { seq: r.seq, sinceBoot: r.usec / 1e6 };
-    return sink(r);
+function emptyScan(error: NodeJS.ErrnoException | null): LogScan {
+  return {
+    readable: error === null,
+    error,
+    records: 0,
+    skipped: 0,
+    first: null,
+    overrun: false,
+    truncated: false,
+    complete: error === null,
   };
-  try {
-    const device = fstatSync(fd).isCharacterDevice();
-    // /dev/kmsg returns one record per read and EINVAL when the buffer is
-    // smaller than the record (records are at most ~8 KiB with dictionary).
-    const buf = Buffer.allocUnsafe(device ? 16 * 1024 : 64 * 1024);
-    let partial = '';
-    let dropping = false;
+}
+
+/**
+ * @internal The one reader of kernel log records, shared by `scanKernelLog`
+ * (explainTaint, the journal, the CLI) and the watcher's `KmsgTail`. A
+ * `/dev/kmsg` character device gives one record per `read()` (the record line,
+ * then its ` KEY=value` dictionary lines) and keeps its own position; a
+ * regular file or FIFO is read as lines of records from the descriptor's
+ * offset. Opened O_NONBLOCK and read until EAGAIN or end of file: it never
+ * blocks and never seeks to the end (the ring is read from its first record).
+ * A line longer than 64 KiB is skipped to its end, a continuation line
+ * (` KEY=value`) ignored, anything else that is not a record counted as
+ * skipped.
+ */
+class KmsgReader {
+  #fd: number | null;
+  readonly #device: boolean;
+  readonly #buf: Buffer;
+  /** The start of a line whose end has not been read yet (files only). */
+  #partial = '';
+  /** Inside an oversized line: skip to its end. */
+  #dropping = false;
+
+  /** Throws the open error (ENOENT, EACCES, EPERM…); the callers turn it into a limit. */
+  constructor(path: string) {
+    // libuv adds O_CLOEXEC to every open.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let device = false;
+    try {
+      device = fstatSync(fd).isCharacterDevice();
+    } catch {
+      // fstat of an open descriptor does not fail in practice; read it as a file
+    }
+    this.#fd = fd;
+    this.#device = device;
+    // /dev/kmsg returns EINVAL when the buffer is smaller than the record
+    // (at most ~8 KiB with its dictionary).
+    this.#buf = Buffer.allocUnsafe(device ? 16 * 1024 : 64 * 1024);
+  }
+
+  /**
+   * Reads what is there now (at most about `maxBytes`), calling `sink` for each
+   * record; `sink` returns `true` to stop early. `atEnd`: the log will not grow
+   * (a one-shot scan), so a last line without a newline is a record too.
+   * Never throws for a read error: it is reported in the result.
+   */
+  read(sink: RecordSink, maxBytes: number, atEnd: boolean): LogScan {
+    const fd = this.#fd;
+    if (fd === null) return emptyScan(null);
+    let records = 0;
+    let skipped = 0;
+    let first: LogScan['first'] = null;
+    let overrun = false;
+    let truncated = false;
+    let complete = false;
+    let error: NodeJS.ErrnoException | null = null;
+    let bytes = 0;
+    // One record line: parse and hand on. Returns true to stop.
+    const onLine = (line: string): boolean => {
+      if (line.length === 0 || line.charCodeAt(0) === 32) return false; // continuation " KEY=value"
+      const r = parseKmsgRecord(line);
+      if (r === null) {
+        skipped++;
+        return false;
+      }
+      records++;
+      if (first === null) first = { seq: r.seq, sinceBoot: r.usec / 1e6 };
+      return sink(r);
+    };
+    const buf = this.#buf;
     for (;;) {
       if (bytes >= maxBytes) {
         truncated = true;
@@ -132,7 +161,7 @@ export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG
       }
       if (n === 0) break;
       bytes += n;
-      if (device) {
+      if (this.#device) {
         // "prio,seq,usec,flags;text\n KEY=value\n…": the record is the first line.
         const nl = buf.indexOf(10);
         const end = nl === -1 || nl > n ? n : nl;
@@ -142,124 +171,49 @@ export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG
         }
         continue;
       }
-      let chunk = buf.toString('utf8', 0, n);
+      const chunk = buf.toString('utf8', 0, n);
       let start = 0;
-      let stop = false;
       for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
-        if (dropping) {
-          dropping = false;
+        if (this.#dropping) {
+          this.#dropping = false;
           skipped++;
-        } else {
-          const line = partial.length > 0 ? partial + chunk.slice(start, nl) : chunk.slice(start, nl);
-          partial = '';
-          if (onLine(line)) {
-            stop = true;
-            break;
-          }
+          start = nl + 1;
+          continue;
         }
+        const line = this.#partial.length > 0 ? this.#partial + chunk.slice(start, nl) : chunk.slice(start, nl);
+        this.#partial = '';
         start = nl + 1;
+        if (onLine(line)) {
+          complete = true;
+          break;
+        }
       }
-      if (stop) {
-        complete = true;
+      if (complete) {
+        // Keep the unread rest for a later read (a tail reads on from here).
+        if (start < chunk.length) this.#partial = chunk.slice(start);
         break;
       }
-      if (!dropping) {
-        chunk = chunk.slice(start);
-        if (partial.length + chunk.length > MAX_RECORD) {
-          partial = '';
-          dropping = true; // an oversized line: skip to its end
+      if (!this.#dropping) {
+        const rest = chunk.slice(start);
+        if (this.#partial.length + rest.length > MAX_RECORD) {
+          this.#partial = '';
+          this.#dropping = true; // an oversized line: skip to its end
         } else {
-          partial += chunk;
+          this.#partial += rest;
         }
       }
     }
-    if (!complete && !dropping && partial.length > 0 && !truncated && error === null) {
-      if (onLine(partial)) complete = true;
-    } else if (dropping) skipped++;
-  } catch (e) {
-    error = e as NodeJS.ErrnoException;
-  } finally {
-    closeSync(fd);
-  }
-  return { readable: error === null, error, records, skipped, first, overrun, truncated, complete };
-}
-
-/** How many of the newest log records a watcher keeps to explain its next changes. */
-export const TAIL_RECORDS = 2048;
-
-/**
- * @internal A kernel log kept open by a watcher: each `poll()` reads only the
- * records logged since the last one (a `/dev/kmsg` descriptor keeps its own
- * position; a regular file is read on from its offset) and keeps the newest
- * `TAIL_RECORDS`. A change is then explained from those records instead of
- * the whole ring: a bit set after the watcher started was logged after its
- * first poll, or just before, while the records are still in the window.
- */
-export class KmsgTail {
-  #fd: number | null;
-  #device = false;
-  #partial = '';
-  readonly #recent: KmsgRecord[] = [];
-  readonly #buf = Buffer.allocUnsafe(64 * 1024);
-
-  private constructor(fd: number) {
-    this.#fd = fd;
-    try {
-      this.#device = fstatSync(fd).isCharacterDevice();
-    } catch {
-      this.#device = false;
-    }
-  }
-
-  /** Opens the log, or `null` when it cannot be read (the change then reads it the slow way and says why). */
-  static open(path: string): KmsgTail | null {
-    try {
-      return new KmsgTail(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
-    } catch {
-      return null;
-    }
-  }
-
-  /** The newest records, oldest first. */
-  get recent(): readonly KmsgRecord[] {
-    return this.#recent;
-  }
-
-  /** Reads what was logged since the last poll (at most `maxBytes`); never blocks, never throws. */
-  poll(maxBytes = MAX_LOG_BYTES): void {
-    const fd = this.#fd;
-    if (fd === null) return;
-    let bytes = 0;
-    while (bytes < maxBytes) {
-      let n: number;
-      try {
-        n = readSync(fd, this.#buf, 0, this.#buf.length, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE' || code === 'EINTR') continue; // overwritten: go on from the oldest record
-        return; // EAGAIN: drained; anything else: keep what we have
+    if (atEnd && !complete && !truncated && error === null) {
+      if (this.#dropping) {
+        this.#dropping = false;
+        skipped++;
+      } else if (this.#partial.length > 0) {
+        const last = this.#partial;
+        this.#partial = '';
+        if (onLine(last)) complete = true;
       }
-      if (n === 0) return;
-      bytes += n;
-      if (this.#device) {
-        const nl = this.#buf.indexOf(10);
-        this.#push(this.#buf.toString('utf8', 0, nl === -1 || nl > n ? n : nl));
-        continue;
-      }
-      const text = this.#partial + this.#buf.toString('utf8', 0, n);
-      const lines = text.split('\n');
-      this.#partial = lines.pop() ?? '';
-      if (this.#partial.length > MAX_RECORD) this.#partial = '';
-      for (const line of lines) this.#push(line);
     }
-  }
-
-  #push(line: string): void {
-    if (line.length === 0 || line.charCodeAt(0) === 32) return; // continuation " KEY=value"
-    const r = parseKmsgRecord(line);
-    if (r === null) return;
-    this.#recent.push(r);
-    if (this.#recent.length > TAIL_RECORDS * 2) this.#recent.splice(0, this.#recent.length - TAIL_RECORDS);
+    return { readable: error === null, error, records, skipped, first, overrun, truncated, complete };
   }
 
   close(): void {
@@ -270,6 +224,96 @@ export class KmsgTail {
       // already closed
     }
     this.#fd = null;
+  }
+}
+
+/**
+ * Reads a kernel log in `/dev/kmsg` record format from its first record,
+ * calling `sink` for each; `sink` returns `true` to stop. A character device
+ * is read one record per `read()` until EAGAIN (opened O_NONBLOCK, never
+ * seeked to the end); a regular file or FIFO is read as lines of records.
+ * Continuation lines (` KEY=value`) are skipped. Never throws for a read
+ * error: it is reported in the result.
+ */
+export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG_BYTES): LogScan {
+  let reader: KmsgReader;
+  try {
+    reader = new KmsgReader(path);
+  } catch (e) {
+    return emptyScan(e as NodeJS.ErrnoException);
+  }
+  try {
+    return reader.read(sink, maxBytes, true);
+  } finally {
+    reader.close();
+  }
+}
+
+/** How many of the newest log records a watcher keeps to explain its next changes. */
+export const TAIL_RECORDS = 2048;
+
+const keepGoing: RecordSink = () => false;
+
+/**
+ * @internal A kernel log kept open by a watcher: each `poll()` reads only the
+ * records logged since the last one (a `/dev/kmsg` descriptor keeps its own
+ * position; a regular file is read on from its offset) and keeps the newest
+ * `TAIL_RECORDS`. The first poll reads the ring from its start, so the
+ * watcher's initial report is explained from that same read (the ring is read
+ * once at start). A later change is explained from the kept records instead of
+ * the whole ring: a bit set after the watcher started was logged after its
+ * first poll, or just before, while the records are still in the window.
+ */
+export class KmsgTail {
+  readonly #reader: KmsgReader;
+  readonly #recent: KmsgRecord[] = [];
+  #started = false;
+
+  private constructor(reader: KmsgReader) {
+    this.#reader = reader;
+  }
+
+  /** Opens the log, or `null` when it cannot be read (the change then reads it the slow way and says why). */
+  static open(path: string): KmsgTail | null {
+    try {
+      return new KmsgTail(new KmsgReader(path));
+    } catch {
+      return null;
+    }
+  }
+
+  /** The newest records, oldest first. */
+  get recent(): readonly KmsgRecord[] {
+    return this.#recent;
+  }
+
+  /** Whether the ring was read yet (the first poll reads it from its first record). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /**
+   * Reads what was logged since the last poll (at most `maxBytes`), keeping
+   * each record and handing it to `sink` as well (whose answer is ignored:
+   * the tail always reads on to the end). Never blocks, never throws.
+   */
+  poll(sink: RecordSink = keepGoing, maxBytes = MAX_LOG_BYTES): LogScan {
+    const recent = this.#recent;
+    this.#started = true;
+    return this.#reader.read(
+      (r) => {
+        recent.push(r);
+        if (recent.length > TAIL_RECORDS * 2) recent.splice(0, recent.length - TAIL_RECORDS);
+        sink(r);
+        return false;
+      },
+      maxBytes,
+      false,
+    );
+  }
+
+  close(): void {
+    this.#reader.close();
   }
 }
 
@@ -304,13 +348,18 @@ function readSmall(path: string): string | null {
   }
 }
 
-/** The plain-words reason the log could not be read. */
-export function logLimit(path: string, err: NodeJS.ErrnoException): string {
+/**
+ * The plain-words reason the log could not be read. `dmesgRestrict` reads
+ * `kernel.dmesg_restrict` (a parameter for the tests).
+ */
+export function logLimit(
+  path: string,
+  err: NodeJS.ErrnoException,
+  dmesgRestrict: () => string | null = () => readSmall('/proc/sys/kernel/dmesg_restrict'),
+): string {
   if (err.code === 'EPERM' || err.code === 'EACCES') {
-    if (path === KMSG_PATH) {
-      const restrict = readSmall('/proc/sys/kernel/dmesg_restrict');
-      if (restrict === '1') return 'kernel log not readable: dmesg_restrict=1 and no CAP_SYSLOG';
-      return `kernel log not readable: ${err.code} opening ${path}`;
+    if (path === KMSG_PATH && dmesgRestrict() === '1') {
+      return 'kernel log not readable: dmesg_restrict=1 and no CAP_SYSLOG';
     }
     return `kernel log not readable: ${err.code} opening ${path}`;
   }
@@ -325,9 +374,16 @@ interface Wanted {
   readonly name: string;
 }
 
-/** @internal Evidence found in the log for the flags of `want`, by bit. */
+/**
+ * @internal Where log evidence comes from: a log to scan from its start (a
+ * path), records already read (a watcher's recent records), or a watcher's
+ * tail read on from its position (at start: the whole ring, once).
+ */
+export type LogInput = string | readonly KmsgRecord[] | KmsgTail;
+
+/** @internal Evidence found in the log for the flags of `want`, by bit: the one place records become causes. */
 export function evidenceFromLog(
-  kmsgPath: string | readonly KmsgRecord[],
+  log: LogInput,
   want: readonly TaintFlag[],
   bootMs: number,
   maxBytes = MAX_LOG_BYTES,
@@ -382,25 +438,18 @@ export function evidenceFromLog(
     }
     return !remaining();
   };
-  const scan =
-    byName.size === 0
-      ? null
-      : typeof kmsgPath === 'string'
-        ? scanKernelLog(kmsgPath, sink, maxBytes)
-        : scanRecords(kmsgPath, sink);
-  return {
-    found,
-    scan: scan ?? {
-      readable: true,
-      error: null,
-      records: 0,
-      skipped: 0,
-      first: null,
-      overrun: false,
-      truncated: false,
-      complete: true,
-    },
-  };
+  let scan: LogScan;
+  if (log instanceof KmsgTail) {
+    // The tail reads on to the end of the ring whatever the sink says (it positions the watcher).
+    let done = byName.size === 0;
+    scan = log.poll((r) => {
+      if (!done) done = sink(r);
+      return false;
+    }, maxBytes);
+  } else if (byName.size === 0) scan = emptyScan(null);
+  else if (typeof log === 'string') scan = scanKernelLog(log, sink, maxBytes);
+  else scan = scanRecords(log, sink);
+  return { found, scan };
 }
 
 /** The module-side properties of a module that carries a bit: from its letters. */
@@ -470,8 +519,12 @@ export function explainFlags(
   table: ProfileTable,
   opts: {
     kmsgPath: string | null;
-    /** Records already read (a watcher's tail): searched instead of reading `kmsgPath`. */
-    records?: readonly KmsgRecord[];
+    /**
+     * Read this instead of `kmsgPath` (named in limits): records already read
+     * (a watcher's recent records), or a watcher's tail to read on from its
+     * position (its first read is the whole ring).
+     */
+    log?: readonly KmsgRecord[] | KmsgTail;
     sysModuleDir?: string;
     procModulesPath?: string;
     bootMs?: number;
@@ -482,13 +535,15 @@ export function explainFlags(
   const bootMs = opts.bootMs ?? bootTimeMs();
   let found = new Map<number, TaintEvidence>();
   if (flags.length > 0 && opts.kmsgPath !== null) {
-    const r = evidenceFromLog(opts.records ?? opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
+    const r = evidenceFromLog(opts.log ?? opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
     found = r.found;
     const s = r.scan;
     if (s.error !== null) limits.push(logLimit(opts.kmsgPath, s.error));
     else {
       const unexplained = flags.some((f) => !found.has(f.bit));
-      if (unexplained && opts.records === undefined && s.first !== null && s.first.seq > 0) {
+      // Only a read from the start of the ring knows where the ring starts (not the recent records).
+      const fromStart = opts.log === undefined || opts.log instanceof KmsgTail;
+      if (unexplained && fromStart && s.first !== null && s.first.seq > 0) {
         limits.push(`the log ring no longer reaches back to boot: oldest record at ${Math.round(s.first.sinceBoot)} s`);
       }
       if (unexplained && s.records === 0) limits.push('the kernel log is empty');
@@ -562,7 +617,13 @@ export interface ChangeContext {
   readonly time: Date;
   /** The log to read (`null`: the watched file is not the running kernel's, or the caller opted out). */
   readonly kmsgPath: string | null;
-  /** The watcher's open log (read on from its last poll) for a later change; absent: read `kmsgPath` whole. */
+  /**
+   * The watcher's open log. Not read yet: this change reads the ring once,
+   * from its start, through it (the evidence of the initial report, and the
+   * tail positioned at the end). Already read: it reads on from its last poll
+   * and the change is explained from its recent records. Absent: read
+   * `kmsgPath` whole.
+   */
   readonly tail?: KmsgTail | null;
   readonly sysModuleDir?: string;
   readonly procModulesPath?: string;
@@ -577,11 +638,17 @@ export interface ChangeContext {
  */
 export function changeEvidence(added: readonly TaintFlag[], table: ProfileTable, ctx: ChangeContext): TaintEvidence[] {
   if (added.length === 0) return [];
-  const tail = ctx.initial ? null : (ctx.tail ?? null);
-  tail?.poll();
+  const tail = ctx.tail ?? null;
+  let log: KmsgTail | readonly KmsgRecord[] | undefined;
+  if (tail !== null && ctx.kmsgPath !== null) {
+    if (tail.started) {
+      tail.poll();
+      log = tail.recent;
+    } else log = tail;
+  }
   const { bits } = explainFlags(added, table, {
     kmsgPath: ctx.kmsgPath,
-    ...(tail !== null ? { records: tail.recent } : {}),
+    ...(log !== undefined ? { log } : {}),
     ...(ctx.sysModuleDir !== undefined ? { sysModuleDir: ctx.sysModuleDir } : {}),
     ...(ctx.procModulesPath !== undefined ? { procModulesPath: ctx.procModulesPath } : {}),
   });

@@ -7,7 +7,7 @@
 // indexOf/startsWith scans and digit loops, no backtracking regular expression.
 import type { TaintActor, TaintCause } from './types.js';
 
-/** Longest `cause.line` kept, in UTF-16 code units (≤ 512 bytes for the ASCII the kernel escapes to). */
+/** Longest `cause.line` kept, in UTF-8 bytes (cut on a character boundary). */
 export const MAX_CAUSE_LINE = 512;
 
 /** One `/dev/kmsg` record: `pri,seq,usec,flags[,caller=T123];text`. */
@@ -283,8 +283,25 @@ export interface KmsgLineCause {
   readonly actor: TaintActor | null;
 }
 
+/** `line` cut to at most MAX_CAUSE_LINE UTF-8 bytes, never inside a character. */
 function cut(line: string): string {
-  return line.length > MAX_CAUSE_LINE ? line.slice(0, MAX_CAUSE_LINE) : line;
+  // Escapes are decoded, so a record may hold multi-byte characters: count bytes, not code units.
+  if (line.length <= MAX_CAUSE_LINE / 3) return line;
+  let bytes = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    let n: number;
+    if (c < 0x80) n = 1;
+    else if (c < 0x800) n = 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < line.length) {
+      const d = line.charCodeAt(i + 1);
+      n = d >= 0xdc00 && d <= 0xdfff ? 4 : 3;
+    } else n = 3; // BMP, or a lone surrogate (written as U+FFFD, 3 bytes)
+    if (bytes + n > MAX_CAUSE_LINE) return line.slice(0, i);
+    bytes += n;
+    if (n === 4) i++;
+  }
+  return line;
 }
 
 function task(kind: TaintActor['kind'], tid: number | null, comm: string | null): TaintActor {

@@ -323,13 +323,10 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   readonly #table: ProfileTable;
   #tail: KmsgTail | null | undefined;
 
-  /** The open kernel log for evidence (opened and read to its end on first use); `null` when unreadable. */
+  /** The open kernel log for evidence (opened on first use, read by the evidence); `null` when unreadable. */
   #logTail(path: string): KmsgTail | null {
     if (this.#closed) return null;
-    if (this.#tail === undefined) {
-      this.#tail = KmsgTail.open(path);
-      this.#tail?.poll();
-    }
+    if (this.#tail === undefined) this.#tail = KmsgTail.open(path);
     return this.#tail;
   }
   readonly #cfg: WatcherConfig;
@@ -549,9 +546,9 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     const time = new Date();
     const { modules, kmsgPath } = this.#cfg;
     const initial = trigger === 'initial';
-    // The log is read whole once (the initial report, or the first change); later changes read on
-    // from there, so a change costs the records logged since the last one, not the whole ring.
-    const tail = initial || kmsgPath === null ? null : this.#logTail(kmsgPath);
+    // The log is read whole once, through the tail (the initial report, or the first change); later
+    // changes read on from there, so a change costs the records logged since the last one.
+    const tail = kmsgPath === null ? null : this.#logTail(kmsgPath);
     const evidence = changeEvidence(added, this.#table, {
       initial,
       kmsg,
@@ -561,8 +558,9 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
       ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
     });
-    // Position the log after the initial report, so the first change reads only what came since.
-    if (initial && kmsgPath !== null && !this.#closed) this.#logTail(kmsgPath);
+    // Nothing to explain at start: still read the ring to its end now, so the first change reads only
+    // what came since.
+    if (initial && tail !== null && !tail.started && !this.#closed) tail.poll();
     const change: TaintChange = Object.freeze({
       seq: ++this.#seq,
       time,

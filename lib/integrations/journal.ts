@@ -596,15 +596,23 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     const o = this.#opts;
     const log =
       o.kmsgPath !== undefined ? o.kmsgPath : o.state === undefined && o.path === undefined ? KMSG_PATH : null;
+    // A watcher's change carries the evidence of the bits it added; fresh bits it does not cover (set
+    // before the journal saw any value) are explained here, at start from the log.
+    const given = info.evidence ?? [];
+    const missing = fresh.filter((f) => !given.some((e) => e.flag.bit === f.bit));
     const evidence =
-      info.evidence ??
-      changeEvidence(fresh, profileTable(state.profile), {
-        initial: startLike,
-        kmsg: info.kmsg ?? null,
-        time: new Date(),
-        kmsgPath: startLike ? log : null,
-        sysModuleDir: dir,
-      });
+      missing.length === 0
+        ? given
+        : [
+            ...given,
+            ...changeEvidence(missing, profileTable(state.profile), {
+              initial: startLike,
+              kmsg: info.evidence === undefined ? (info.kmsg ?? null) : null,
+              time: new Date(),
+              kmsgPath: startLike ? log : null,
+              sysModuleDir: dir,
+            }),
+          ];
     const max = this.#opts.maxPending ?? 1024;
     for (const f of fresh) {
       const ev = evidence.find((e) => e.flag.bit === f.bit);

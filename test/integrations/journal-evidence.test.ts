@@ -100,4 +100,48 @@ describe('journal actor and cause', () => {
       since: '2026-12-02T06:00:00.000Z',
     });
   });
+
+  it("bits the first change's evidence does not cover are recorded at start with their evidence from the log", () => {
+    // The journal saw no value before this change (an ignoreInitial watcher): P O E were set before,
+    // the change added W only and carries W's evidence.
+    const w = world();
+    const source = new FakeSource(null);
+    journals.push(
+      openTaintJournal(w.file, {
+        env: {},
+        source,
+        bootIdPath: w.bootIdPath,
+        _sysModuleDir: w.sys,
+        kmsgPath: fixture('bookworm-6.1.kmsg'),
+      }),
+    );
+    const ev: TaintEvidence = {
+      flag: mainline(W).flags[0],
+      since: new Date(Date.UTC(2026, 11, 2, 6, 0, 0)),
+      sinceBoot: 100,
+      cause: { kind: 'warning', site: 'x.c:1' },
+      actor: null,
+      source: 'kmsg',
+    };
+    source.current = mainline(P | W | O | E);
+    source.emit('change', {
+      seq: 1,
+      time: new Date(),
+      bootId: 'boot-a',
+      previous: mainline(P | O | E),
+      current: mainline(P | W | O | E),
+      added: mainline(W).flags,
+      trigger: 'kmsg',
+      evidence: [ev],
+    });
+    const by = Object.fromEntries(readTaintJournal(w.file).records.map((r) => [r.letter, r]));
+    expect(Object.keys(by).sort()).toEqual(['E', 'O', 'P', 'W']);
+    expect(by.W).toMatchObject({ cause: { kind: 'warning', site: 'x.c:1' }, since: '2026-12-02T06:00:00.000Z' });
+    expect(by.P).toMatchObject({
+      observedAt: 'start',
+      cause: { kind: 'module', module: { name: 'kt_prop', license: 'Proprietary' } },
+    });
+    expect(by.O.cause?.line).toBe('kt_prop: loading out-of-tree module taints kernel.');
+    expect(by.E.since).toMatch(/^\d{4}-/);
+  });
 });

@@ -1,58 +1,73 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS, main } from '../../lib/cli/index.js';
 import { parseTaint } from '../../lib/parse.js';
 import { ROOT } from '../helpers/reference.js';
 import { taintFile, tempDir } from '../helpers/tmp.js';
 
-const BIN = join(ROOT, 'bin/kernel-taint.cjs');
-
-function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    input: opts.input ?? '',
+/**
+ * The CLI in this process: main() with its output captured, stdin given as a
+ * stream like the binary's. A child per case cost ~0.2 CPU-s each; the built
+ * binary (process guards, exit status, no stack trace) is exercised in
+ * test/integrations/cli*.test.ts and test/faults/cli.test.ts.
+ */
+async function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  let out = '';
+  let err = '';
+  const input = opts.input ?? '';
+  const code = await main(args, {
+    out: (s) => {
+      out += `${s}\n`;
+    },
+    err: (s) => {
+      err += `${s}\n`;
+    },
+    isTTY: false,
     env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env },
-    timeout: 15_000,
+    stdin: async () => input,
+    stdinStream: () => Readable.from([Buffer.from(input)]),
   });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return { code, out, err };
 }
 
 describe('kernel-taint CLI', () => {
-  it('reports this kernel and exits 0 when clean, 1 when tainted', () => {
-    const r = cli([]);
+  it('reports this kernel and exits 0 when clean, 1 when tainted', async () => {
+    const r = await cli([]);
     expect([0, 1]).toContain(r.code);
     expect(r.out).toMatch(/^(Not tainted|Tainted: value \d+)/);
   });
 
-  it('explains every set flag of a file, exit 1', () => {
-    const r = cli(['--path', taintFile('4609\n'), '--profile', 'mainline']);
+  it('explains every set flag of a file, exit 1', async () => {
+    const r = await cli(['--path', taintFile('4609\n'), '--profile', 'mainline']);
     expect(r.code).toBe(1);
     expect(r.out).toContain('Tainted: value 4609, letters PWO');
     expect(r.out).toMatch(/\[W\] WARN {2}bit 9, stability\n {6}The kernel issued a warning/);
     expect(r.out).not.toContain('\x1b[');
   });
 
-  it('prints JSON', () => {
-    const r = cli(['--json', '--path', taintFile('0')]);
+  it('prints JSON', async () => {
+    const r = await cli(['--json', '--path', taintFile('0')]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ value: 0, tainted: false, letters: '' });
   });
 
-  it('decodes a value, with --profile', () => {
-    expect(cli(['decode', '0']).code).toBe(0);
-    const r = cli(['decode', '0x20000000', '--profile', 'rhel8', '--json']);
+  it('decodes a value, with --profile', async () => {
+    expect((await cli(['decode', '0'])).code).toBe(0);
+    const r = await cli(['decode', '0x20000000', '--profile', 'rhel8', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out).names).toEqual(['TECH_PREVIEW']);
   });
 
-  it('parses a log from stdin, oldest first, then the verdict for the log, then this host', () => {
+  it('parses a log from stdin, oldest first, then the verdict for the log, then this host', async () => {
     const log = [
       '[ 10.0] CPU: 0 PID: 1 Comm: a Tainted: G           O       6.1.0 #1',
       'noise',
       '[ 20.0] CPU: 0 PID: 1 Comm: b Tainted: G        W  O       6.1.0 #1',
     ].join('\n');
-    const r = cli(['parse', '--path', taintFile('0')], { input: log });
+    const r = await cli(['parse', '--path', taintFile('0')], { input: log });
     expect(r.code).toBe(1);
     const lines = r.out.trim().split('\n');
     expect(lines[0]).toBe('line 1 header (kernel 6.1.0, comm a): Tainted: [O]=OOT_MODULE');
@@ -63,13 +78,13 @@ describe('kernel-taint CLI', () => {
     expect(lines[3]).toBe('This host now: Not tainted');
   });
 
-  it('parses a file argument, --json as one compact line per report', () => {
+  it('parses a file argument, --json as one compact line per report', async () => {
     const f = join(tempDir(), 'dmesg.txt');
     writeFileSync(
       f,
       'x Not tainted 6.1.0 #1\nModules linked in: foo(PO) bar\nCPU: 0 PID: 1 Comm: a Tainted: [H]=KILLSWITCH\n',
     );
-    const r = cli(['parse', f, '--json', '--path', taintFile('4096')]);
+    const r = await cli(['parse', f, '--json', '--path', taintFile('4096')]);
     const lines = r.out
       .trim()
       .split('\n')
@@ -91,7 +106,7 @@ describe('kernel-taint CLI', () => {
     expect(r.code).toBe(1);
   });
 
-  it("exits like parseTaint() answers, on the issue's logs", () => {
+  it("exits like parseTaint() answers, on the issue's logs", async () => {
     const logs = [
       'Tainted: [P]=PROPRIETARY_MODULE\nCPU: 0 PID: 1 Comm: a Not tainted 6.1.0 #1',
       "CPU: 0 PID: 1 Comm: a Tainted: P        W  O      6.1.0 #1\nRaw taint value as int/string: 0/'G'",
@@ -99,45 +114,44 @@ describe('kernel-taint CLI', () => {
       'The kernel is Tainted: yes',
     ];
     for (const log of logs) {
-      const r = cli(['parse', '--path', taintFile('0')], { input: log });
+      const r = await cli(['parse', '--path', taintFile('0')], { input: log });
       expect(r.code, log).toBe(parseTaint(log)?.tainted ? 1 : 0);
     }
-    expect(cli(['parse', '--path', taintFile('0')], { input: logs[2] }).code).toBe(1);
+    expect((await cli(['parse', '--path', taintFile('0')], { input: logs[2] })).code).toBe(1);
   });
 
-  it('reports a missing file and a bad profile as coded errors, without a stack', () => {
-    const r = cli(['parse', '/nonexistent/dmesg']);
+  it('reports a missing file and a bad profile as coded errors, without a stack', async () => {
+    const r = await cli(['parse', '/nonexistent/dmesg']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/ENOENT/);
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
-  it('exits 2 with a message on errors and bad usage', () => {
-    expect(cli(['--path', '/nonexistent/x'])).toMatchObject({ code: 2, err: expect.stringContaining('ENOENT') });
-    expect(cli(['decode', 'banana'])).toMatchObject({
+  it('exits 2 with a message on errors and bad usage', async () => {
+    expect(await cli(['--path', '/nonexistent/x'])).toMatchObject({ code: 2, err: expect.stringContaining('ENOENT') });
+    expect(await cli(['decode', 'banana'])).toMatchObject({
       code: 2,
       err: expect.stringContaining('ERR_KERNEL_TAINT_INVALID_VALUE'),
     });
-    expect(cli(['--frobnicate'])).toMatchObject({
+    expect(await cli(['--frobnicate'])).toMatchObject({
       code: 2,
       err: expect.stringContaining('unknown option --frobnicate'),
     });
-    expect(cli(['--profile', 'windows'])).toMatchObject({
+    expect(await cli(['--profile', 'windows'])).toMatchObject({
       code: 2,
       err: expect.stringContaining("unknown profile 'windows'"),
     });
-    expect(cli(['decode'])).toMatchObject({ code: 2 });
+    expect(await cli(['decode'])).toMatchObject({ code: 2 });
   });
 
-  it('has --help and --version', () => {
-    expect(cli(['--help'])).toMatchObject({ code: 0, out: expect.stringContaining('Usage:') });
-    const v = cli(['--version']);
+  it('has --help and --version', async () => {
+    expect(await cli(['--help'])).toMatchObject({ code: 0, out: expect.stringContaining('Usage:') });
+    const v = await cli(['--version']);
     expect(v.code).toBe(0);
     expect(v.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('uses colour only when asked or on a TTY, and honours NO_COLOR', async () => {
-    const { main } = await import('../../lib/cli/index.js');
     const run = async (isTTY: boolean, env: NodeJS.ProcessEnv, extra: string[] = []) => {
       let out = '';
       await main(['decode', '512', ...extra], {
@@ -171,26 +185,9 @@ describe('README', () => {
 });
 
 describe('kernel-taint command line (parseArgs declarations)', () => {
-  async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-    const { main } = await import('../../lib/cli/index.js');
-    let out = '';
-    let err = '';
-    const code = await main(argv, {
-      out: (s: string) => {
-        out += `${s}\n`;
-      },
-      err: (s: string) => {
-        err += `${s}\n`;
-      },
-      isTTY: false,
-      env,
-      stdin: async () => '',
-    });
-    return { code, out, err };
-  }
+  const run = (argv: string[]) => cli(argv);
 
   it('generates --help from every command declaration', async () => {
-    const { COMMANDS } = await import('../../lib/cli/index.js');
     const { GLOBAL_OPTIONS } = await import('../../lib/cli/options.js');
     const help = (await run(['--help'])).out;
     for (const c of COMMANDS) {

@@ -1,11 +1,21 @@
 // explainTaint(): the value, the module list and the kernel log from its first
 // record, on fixture rings built from real console logs (test/fixtures/kmsg).
-import { closeSync, constants, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { explainTaint, KMSG_PATH, scanKernelLog } from '../../lib/explain.js';
+import { explainTaint, KMSG_PATH, KmsgTail, logLimit, scanKernelLog } from '../../lib/explain.js';
 import { tempDir, writeValue } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
 
@@ -152,6 +162,35 @@ describe('limits', () => {
     expect(e.limits[0]).toBe(`kernel log not available: ${join(tmp.dir, 'missing')} does not exist`);
   });
 
+  it('kernel log permission limits say why, in plain words', () => {
+    const eperm = Object.assign(new Error('EPERM'), { code: 'EPERM' });
+    expect(logLimit(KMSG_PATH, eperm, () => '1')).toBe('kernel log not readable: dmesg_restrict=1 and no CAP_SYSLOG');
+    expect(logLimit(KMSG_PATH, eperm, () => '0')).toBe(`kernel log not readable: EPERM opening ${KMSG_PATH}`);
+    // dmesg_restrict says nothing about another file.
+    expect(logLimit('/var/log/k', { ...eperm, code: 'EACCES' }, () => '1')).toBe(
+      'kernel log not readable: EACCES opening /var/log/k',
+    );
+  });
+
+  it('the first record that explains a bit wins; later ones for the same bit are ignored', () => {
+    const file = join(tmp.dir, 'two');
+    writeFileSync(
+      file,
+      [
+        '4,0,1000000,-;WARNING: at first_site+0x1/0x2, CPU#0: swapper/0',
+        '4,1,2000000,-;WARNING: CPU: 1 PID: 42 at mm/slub.c:123 kfree+0x1/0x2',
+        '4,2,3000000,-;kt_b: loading out-of-tree module taints kernel.',
+        '4,3,4000000,-;kt_a: loading out-of-tree module taints kernel.',
+        '',
+      ].join('\n'),
+    );
+    const e = explainTaint({ path: value(bit('W', 'O')), profile: 'mainline', kmsgPath: file, _bootTime: BOOT });
+    const by = Object.fromEntries(e.bits.map((b) => [b.flag.letter, b]));
+    expect(by.W).toMatchObject({ sinceBoot: 1, cause: { site: 'first_site+0x1/0x2' }, actor: { comm: 'swapper' } });
+    expect(by.W.since?.getTime()).toBe(BOOT + 1000);
+    expect(by.O).toMatchObject({ sinceBoot: 3, cause: { module: { name: 'kt_b' } } });
+  });
+
   it('modules alone explain module bits when the log is not readable', () => {
     const e = explainTaint({
       path: value(bit('P', 'O')),
@@ -246,11 +285,77 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   });
 
   it('a FIFO with no writer reads as an empty log and never blocks', async () => {
-    const { execFileSync } = await import('node:child_process');
     const fifo = join(tmp.dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const scan = scanKernelLog(fifo, () => false);
     expect(scan).toMatchObject({ readable: true, records: 0 });
+  });
+
+  it('a FIFO whose writer stays open and silent never blocks: the log read so far', () => {
+    const fifo = join(tmp.dir, 'fifo-w');
+    execFileSync('mkfifo', [fifo]);
+    // O_RDWR: a writer end held by this process, so the reader never sees end of file.
+    const w = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    try {
+      writeFileSync(w, '4,0,5000000,-;WARNING: at f+0x1/0x2, CPU#0: swapper/0\n4,1,6000000,-;torn rec');
+      const t0 = Date.now();
+      const e = explainTaint({ path: value(bit('W', 'O')), profile: 'mainline', kmsgPath: fifo, _bootTime: BOOT });
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(e.bits.map((b) => [b.flag.letter, b.cause?.kind ?? null])).toEqual([
+        ['W', 'warning'],
+        ['O', null],
+      ]);
+    } finally {
+      closeSync(w);
+    }
+  });
+
+  it('a directory or other unreadable kmsgPath is a limit, never a throw', () => {
+    const d = join(tmp.dir, 'adir');
+    mkdirSync(d);
+    const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: d });
+    expect(e.bits[0].cause).toBeNull();
+    expect(e.limits[0]).toBe(`kernel log not readable: EISDIR on ${d}`);
+    expect(scanKernelLog(d, () => false)).toMatchObject({ readable: false, records: 0 });
+  });
+
+  it('continuation lines (" KEY=value") are neither records nor skipped garbage', () => {
+    const file = join(tmp.dir, 'dict');
+    writeFileSync(
+      file,
+      '6,0,1,-;usb 1-1: new device\n SUBSYSTEM=usb\n DEVICE=c189:1\n4,1,2,-;kt_x: loading test module taints kernel.\n SUBSYSTEM=module\n',
+    );
+    const seen: string[] = [];
+    const scan = scanKernelLog(file, (r) => {
+      seen.push(r.text);
+      return false;
+    });
+    expect(seen).toEqual(['usb 1-1: new device', 'kt_x: loading test module taints kernel.']);
+    expect(scan).toMatchObject({ records: 2, skipped: 0 });
+  });
+
+  it("the watcher's tail reads through the same reader: a huge line split over polls is skipped whole", () => {
+    const file = join(tmp.dir, 'tail');
+    writeFileSync(file, '6,0,1,-;first\n');
+    const tail = KmsgTail.open(file)!;
+    try {
+      expect(tail.poll().records).toBe(1);
+      // A 200 KB line written in two parts, each read by its own poll; its second half looks like a record.
+      appendFileSync(file, `4,1,2,-;${'A'.repeat(100_000)}`);
+      expect(tail.poll().records).toBe(0);
+      appendFileSync(file, `${'B'.repeat(100_000)};4,2,3,-;not a record\n6,3,4,-;last\n`);
+      const scan = tail.poll();
+      expect(scan).toMatchObject({ records: 1, skipped: 1 });
+      expect(tail.recent.map((r) => r.text)).toEqual(['first', 'last']);
+      // A record whose end is not written yet waits for its newline.
+      appendFileSync(file, '6,4,5,-;par');
+      expect(tail.poll().records).toBe(0);
+      appendFileSync(file, 'tial\n');
+      tail.poll();
+      expect(tail.recent.at(-1)?.text).toBe('partial');
+    } finally {
+      tail.close();
+    }
   });
 
   it(`reads the real ${KMSG_PATH} from its start without blocking, where this process may (read-only)`, () => {

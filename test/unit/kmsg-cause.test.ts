@@ -345,6 +345,20 @@ describe('kmsgLineCause: every line of attribution.md §5', () => {
     expect(c.cause.line).toHaveLength(MAX_CAUSE_LINE);
     expect(line.startsWith(c.cause.line!)).toBe(true);
   });
+
+  it('512 is bytes: decoded multi-byte characters are counted as bytes and never split', () => {
+    // Escaped in the record (\xc3\xa9 …), decoded by the reader: 2-, 3- and 4-byte UTF-8 characters.
+    for (const ch of ['é', '€', '😀']) {
+      const line = `WARNING: at f+0x1/0x2, CPU#0: swapper/0 ${ch.repeat(600)}`;
+      const kept = kmsgLineCause(line)!.cause.line!;
+      const bytes = Buffer.byteLength(kept, 'utf8');
+      expect(bytes, ch).toBeLessThanOrEqual(MAX_CAUSE_LINE);
+      expect(bytes, ch).toBeGreaterThan(MAX_CAUSE_LINE - Buffer.byteLength(ch));
+      expect(line.startsWith(kept)).toBe(true);
+      expect(kept).not.toContain('\uFFFD');
+      expect(Buffer.from(kept, 'utf8').toString('utf8')).toBe(kept); // no lone surrogate
+    }
+  });
 });
 
 describe('parseKmsgRecord / unescapeKmsg', () => {

@@ -1,11 +1,36 @@
-import { appendFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
 import { tempDir } from '../helpers/fs.js';
-import { moduleTree } from '../helpers/modules.js';
+import { bits, moduleTree } from '../helpers/modules.js';
+
+// Every open of the watched log and every byte read from it.
+const io = vi.hoisted(() => ({ watch: '', opens: 0, bytes: 0, fds: new Set<number>() }));
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  const openSync = (...a: Parameters<typeof real.openSync>) => {
+    const fd = real.openSync(...a);
+    if (io.watch !== '' && String(a[0]) === io.watch) {
+      io.opens++;
+      io.fds.add(fd);
+    }
+    return fd;
+  };
+  const readSync = ((fd: number, ...rest: unknown[]) => {
+    const n = (real.readSync as (...x: unknown[]) => number)(fd, ...rest);
+    if (io.fds.has(fd)) io.bytes += n;
+    return n;
+  }) as typeof real.readSync;
+  const closeSync = (fd: number) => {
+    io.fds.delete(fd);
+    real.closeSync(fd);
+  };
+  const mocked = { ...real, openSync, readSync, closeSync };
+  return { ...mocked, default: mocked };
+});
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 
@@ -31,8 +56,14 @@ const tick = () => new Promise((r) => process.nextTick(r));
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
   tmp = tempDir('kt-wev-');
+  io.opens = 0;
+  io.bytes = 0;
+  io.fds.clear();
 });
-afterEach(() => tmp.cleanup());
+afterEach(() => {
+  io.watch = '';
+  tmp.cleanup();
+});
 
 const modules = (entries: Record<string, string>) => moduleTree(tmp.dir, entries);
 
@@ -139,6 +170,79 @@ describe('TaintChange.evidence', () => {
   it('a custom path without _kmsgPath never reads the running kernel log', async () => {
     const { w, changes } = await watch(0x200, { _sysModuleDir: modules({}) });
     expect(changes[0].evidence[0]).toMatchObject({ source: 'watch', cause: null, since: null });
+    await w.close();
+  });
+});
+
+// The kernel log is read once at watcher start: the initial report's evidence and the tail's
+// position come from the same descriptor and the same read, and a later change reads only what
+// was logged since. Counted at the fs calls (the node:fs mock above).
+/** A watcher whose log opens and reads are counted. */
+function start(initial: number, log: string, ignoreInitial = false) {
+  io.watch = log;
+  return watch(initial, {
+    ignoreInitial,
+    _kmsgPath: log,
+    _sysModuleDir: modules({ kt_prop: 'POE', kt_warn: 'OE' }),
+  });
+}
+
+describe('the kernel log is read once at watcher start', () => {
+  it('bits set before start: one open, each byte read once, evidence from that read', async () => {
+    // A ring of 3,000 ordinary records with the 6.1 taint records in the middle: the evidence is found
+    // half way, and the tail must still end up after the last record without reading anything twice.
+    const real = readFileSync(fixture('bookworm-6.1.kmsg'), 'utf8').trimEnd().split('\n');
+    const before = Array.from({ length: 1500 }, (_, i) => `6,${i},${i},-;ordinary line ${i}`);
+    const after = Array.from({ length: 1500 }, (_, i) => `6,${i + 2000},${13_000_000 + i},-;ordinary line ${i}`);
+    const log = join(tmp.dir, 'kmsg');
+    writeFileSync(log, `${[...before, ...real.slice(4), ...after].join('\n')}\n`);
+    const size = statSync(log).size;
+    const { b, w, changes } = await start(bits('P', 'W', 'O', 'E'), log);
+    expect(changes[0].evidence.map((e) => [e.flag.letter, e.source, e.sinceBoot])).toEqual([
+      ['P', 'kmsg', 11.003201],
+      ['W', 'kmsg', 12.041456],
+      ['O', 'kmsg', 11.002296],
+      ['E', 'kmsg', 11.006399],
+    ]);
+    expect(io.opens).toBe(1);
+    expect(io.bytes).toBe(size);
+    // A later change reads only what came since: the one new record.
+    const rec = '4,9000,20000000,-;Setting dangerous option foo - tainting kernel\n';
+    writeFileSync(log, rec, { flag: 'a' });
+    b.deliver('uevent', bits('P', 'W', 'O', 'E', 'U'), null);
+    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 20, cause: { kind: 'user-write' } });
+    expect(io.opens).toBe(1);
+    expect(io.bytes).toBe(size + rec.length);
+    await w.close();
+    expect(io.fds.size).toBe(0);
+  });
+
+  it('a clean kernel at start: the ring is still read once, to position the tail', async () => {
+    const log = join(tmp.dir, 'kmsg');
+    writeFileSync(log, readFileSync(fixture('trixie-7x.kmsg')));
+    const size = statSync(log).size;
+    const { b, w, changes } = await start(0, log);
+    expect(changes[0].evidence).toEqual([]);
+    expect([io.opens, io.bytes]).toEqual([1, size]);
+    // The WARN is in the ring already: the change finds it in the records kept from that one read.
+    b.deliver('kmsg', bits('W'), null);
+    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
+    expect([io.opens, io.bytes]).toEqual([1, size]);
+    await w.close();
+  });
+
+  it('ignoreInitial: the first change reads the ring once, from its start', async () => {
+    const log = join(tmp.dir, 'kmsg');
+    writeFileSync(log, readFileSync(fixture('trixie-7x.kmsg')));
+    const size = statSync(log).size;
+    const { b, w, changes } = await start(0, log, true);
+    expect(changes).toEqual([]);
+    expect(io.opens).toBe(0);
+    b.deliver('kmsg', bits('W'), null);
+    expect(changes[0].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
+    b.deliver('uevent', bits('W', 'P'), null);
+    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', cause: { module: { name: 'kt_prop' } } });
+    expect([io.opens, io.bytes]).toEqual([1, size]);
     await w.close();
   });
 });
