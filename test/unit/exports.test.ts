@@ -98,7 +98,7 @@ describe('package entry points', () => {
       '-e',
       `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
        const k = await import(${JSON.stringify(PKG.name)}); k.readTaint(); k.decodeTaint(1); k.formatTaint(1);
-       const own = require.resolve(${JSON.stringify(PKG.name)}).replace(/\.cjs$/, '.mjs');
+       const own = require.resolve(${JSON.stringify(PKG.name)}).replace(/[.]cjs$/, '.mjs');
        console.log(JSON.stringify([...${LOADED}, ['index.mjs', require('node:fs').statSync(own).size]]))`,
     ]);
     for (const loaded of [cjs, esm]) {
