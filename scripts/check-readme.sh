@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Checks that the README's first command works on a fresh clone: clone HEAD
-# into a temp dir and run `npm ci && npx kernel-taint` exactly as a newcomer
-# would (exit 0 = not tainted, 1 = tainted are both a working report). The
-# test command (`npm ci && npm test`) is what .ci/run itself runs on its fresh
-# clone. Also fails when the README's flag table is stale.
+# Checks the README against the code and a fresh clone: the flag table is
+# generated from lib/flags.json, every code block equals its file under
+# test/examples/ (or is an excerpt of the file it names), the two fresh-clone
+# commands are there (the tests, `npm ci && npm test`, which .ci/run itself
+# runs; the whole job, `bash .ci/run`), and a fresh clone of HEAD runs
+# `npm ci && npx kernel-taint` as CONTRIBUTING.md says (exit 0 = not tainted,
+# 1 = tainted are both a working report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node scripts/readme-flags.mjs --check
-grep -q 'npm ci && npx kernel-taint' README.md
+node scripts/readme-blocks.mjs --check
 grep -q 'npm ci && npm test' README.md
+grep -q 'bash .ci/run' README.md
+grep -q 'npm ci && npx kernel-taint' CONTRIBUTING.md
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git clone -q . "$tmp/kernel-taint"

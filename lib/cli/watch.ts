@@ -75,6 +75,12 @@ export const watch: Command = {
     ...JOURNAL_OPTIONS,
     PROFILE_OPTION,
     PATH_OPTION,
+    {
+      name: 'kmsg',
+      type: 'string',
+      arg: 'FILE',
+      help: 'kernel log (/dev/kmsg record format) that explains changes (default /dev/kmsg without --path)',
+    },
   ],
   positionals: [0, 0],
   async run({ values, profile, io }) {
@@ -90,6 +96,7 @@ export const watch: Command = {
       throw new UsageError('--exec-timeout and --exec-queue need --exec CMD');
     }
     const path = stringOption(values, 'path');
+    const kmsg = stringOption(values, 'kmsg');
     const openJournal = await journalOption(values, io, profile);
     // Loaded here, not at start-up: other commands need neither (npm run bench:startup).
     const { watchTaint } = await import('../watch.js');
@@ -99,6 +106,7 @@ export const watch: Command = {
     try {
       watcher = watchTaint({
         ...(path ? { path } : {}),
+        ...(kmsg ? { _kmsgPath: kmsg } : {}),
         ...(interval !== undefined ? { interval } : {}),
         ...(filter ? { filter } : {}),
         ignoreInitial: values['ignore-initial'] === true,

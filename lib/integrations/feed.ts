@@ -41,7 +41,7 @@ const MODULES_TTL_MS = 2000;
  * Converts a watcher change to a panel history entry (plain JSON).
  *
  * @example
- * watcher.on('change', (c) => win.webContents.send('taint:change', toPanelChange(c)));
+ * watcher.on('change', (c) => win.webContents.send('kernel-taint:change', toPanelChange(c)));
  */
 export function toPanelChange(c: SourceChange): PanelChange {
   return {
@@ -200,8 +200,8 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
  *
  * @example
  * const feed = createTaintPanelFeed({ source: watchTaint() });
- * ipcMain.handle('taint:snapshot', () => feed.snapshot());
- * feed.on('change', (change, snapshot) => win.webContents.send('taint:change', change, snapshot));
+ * ipcMain.handle('kernel-taint:snapshot', () => feed.snapshot());
+ * feed.on('change', (change, snapshot) => win.webContents.send('kernel-taint:change', change, snapshot));
  */
 export function createTaintPanelFeed(opts: PanelFeedOptions): TaintPanelFeed {
   return new TaintPanelFeed(opts);

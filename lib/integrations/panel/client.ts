@@ -14,9 +14,12 @@ export interface PanelOptions {
   initial?: PanelSnapshot | null;
   /**
    * A feed of your own instead of SSE (Electron IPC): call the handlers, and
-   * return a function that unsubscribes.
+   * return a function that unsubscribes (`destroy()` calls it; anything else
+   * returned, such as the `IpcRenderer` that `ipcRenderer.on` returns, is
+   * ignored). The panel shows `live` once subscribed, until the feed calls
+   * `handlers.status(false)`.
    */
-  subscribe?: (handlers: PanelFeedHandlers) => () => void;
+  subscribe?: (handlers: PanelFeedHandlers) => unknown;
   /** How many history entries to keep (default 100). */
   historySize?: number;
   /** Heading text (default `Kernel taint`). */
@@ -41,7 +44,11 @@ export interface PanelHandle {
  * @example
  * import { mountTaintPanel, TAINT_PANEL_CSS } from 'kernel-taint/panel';
  * const panel = mountTaintPanel(document.getElementById('taint'), {
- *   subscribe: (h) => window.kernelTaint.onUpdate(h), // preload: ipcRenderer.on(...)
+ *   initial: await window.kernelTaint.snapshot(),
+ *   subscribe: (h) => window.kernelTaint.onUpdate((change, snapshot) => {
+ *     if (change) h.change(change);
+ *     h.snapshot(snapshot);
+ *   }), // returns the preload's unsubscribe
  * });
  */
 export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): PanelHandle {
@@ -245,9 +252,21 @@ export function mountTaintPanel(root: HTMLElement, options: PanelOptions = {}): 
   if (options.initial) update(options.initial);
 
   let stop: () => void = () => {};
-  const handlers: PanelFeedHandlers = { snapshot: update, change: push, status: setLive };
+  // Whether the feed reported its connection state itself (during subscribe).
+  let reported = false;
+  const handlers: PanelFeedHandlers = {
+    snapshot: update,
+    change: push,
+    status: (live) => {
+      reported = true;
+      setLive(live);
+    },
+  };
   if (options.subscribe) {
-    stop = options.subscribe(handlers);
+    const unsubscribe = options.subscribe(handlers);
+    if (typeof unsubscribe === 'function') stop = () => void unsubscribe();
+    // A feed of your own (IPC) is connected once subscribed: no 'open' event will say so.
+    if (!reported) setLive(true);
   } else if (options.eventsUrl && typeof EventSource === 'function') {
     const es = new EventSource(options.eventsUrl);
     es.addEventListener('open', () => setLive(true));
