@@ -15,9 +15,10 @@ import { defineConfig } from 'vitest/config';
 //   cores - 1 = 1 there): most of their time is spent waiting on child
 //   processes, timers and inotify, not on the CPU.
 // - `unit` runs its files in one reused fork (isolate: false): a fresh fork
-//   per file cost more CPU than the tests. Unit tests keep no global state
-//   (no vi.mock, no env changes); the other projects keep one fork per file
-//   because they count threads, fds and children of their own process.
+//   per file cost more CPU than the tests. test/helpers/fresh-modules.ts
+//   gives each file a fresh module registry, so vi.mock() still applies.
+//   The other projects keep one fork per file: they count threads, fds and
+//   children of their own process.
 const fast = { maxWorkers: Math.max(2, availableParallelism() - 1) };
 const project = (name: string, extra: Record<string, unknown> = {}) => ({
   extends: true as const,
@@ -36,7 +37,7 @@ export default defineConfig({
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     projects: [
       // Pure functions and the fake binding.
-      project('unit', { ...fast, isolate: false }),
+      project('unit', { ...fast, isolate: false, setupFiles: ['test/helpers/fresh-modules.ts'] }),
       // Real triggers (inotify, poll...) on temp files.
       project('native', fast),
       // Threads, workers, child processes, closing in awkward places.
