@@ -76,6 +76,12 @@ export const watch: Command = {
     ...JOURNAL_OPTIONS,
     PROFILE_OPTION,
     PATH_OPTION,
+    {
+      name: 'kmsg',
+      type: 'string',
+      arg: 'FILE',
+      help: 'kernel log (/dev/kmsg record format) that explains changes (default /dev/kmsg without --path)',
+    },
   ],
   positionals: [0, 0],
   async run({ values, profile, io }) {
@@ -91,12 +97,14 @@ export const watch: Command = {
       throw new UsageError('--exec-timeout and --exec-queue need --exec CMD');
     }
     const path = stringOption(values, 'path');
+    const kmsg = stringOption(values, 'kmsg');
     const openJournal = await journalOption(values, io, profile);
     const { signal, dispose } = stopSignal(io);
     let watcher: ReturnType<typeof watchTaint>;
     try {
       watcher = watchTaint({
         ...(path ? { path } : {}),
+        ...(kmsg ? { _kmsgPath: kmsg } : {}),
         ...(interval !== undefined ? { interval } : {}),
         ...(filter ? { filter } : {}),
         ignoreInitial: values['ignore-initial'] === true,
