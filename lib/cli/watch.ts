@@ -1,8 +1,7 @@
 // `kernel-taint watch`: streams changes until Ctrl-C; --exec runs a command per change.
 import { evidenceSummary } from '../explain-text.js';
 import type { FlagSelector } from '../types.js';
-import { type TaintChange, watchTaint } from '../watch.js';
-import { ExecRunner } from './exec.js';
+import type { TaintChange, TaintWatcher } from '../watch.js';
 import { errorLine, stopSignal, untilAborted } from './io.js';
 import {
   type Command,
@@ -99,8 +98,11 @@ export const watch: Command = {
     const path = stringOption(values, 'path');
     const kmsg = stringOption(values, 'kmsg');
     const openJournal = await journalOption(values, io, profile);
+    // Loaded here, not at start-up: other commands need neither (npm run bench:startup).
+    const { watchTaint } = await import('../watch.js');
+    const { ExecRunner } = await import('./exec.js');
     const { signal, dispose } = stopSignal(io);
-    let watcher: ReturnType<typeof watchTaint>;
+    let watcher: TaintWatcher;
     try {
       watcher = watchTaint({
         ...(path ? { path } : {}),
