@@ -16,14 +16,15 @@ import {
 } from '../../lib/watch.js';
 import { nextEvent, settle, waitFor } from '../helpers/events.js';
 import { isRoot } from '../helpers/features.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
+import { writeValue } from '../helpers/fs.js';
 import { ROOT } from '../helpers/reference.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const W = 1 << 9;
 const O = 1 << 12;
 
 const watchers: TaintWatcher[] = [];
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 
 beforeEach(() => {
   tmp = tempDir('kt-native-');
@@ -31,14 +32,13 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(watchers.splice(0).map((w) => w.close()));
-  tmp.cleanup();
 });
 
 async function watching(
   value: number,
   opts: WatchTaintOptions = {},
 ): Promise<{ w: TaintWatcher; path: string; changes: TaintChange[]; errors: (Error & { code?: string })[] }> {
-  const path = join(tmp.dir, 'tainted');
+  const path = join(tmp, 'tainted');
   writeValue(path, value);
   const w = watchTaint({ path, triggers: ['inotify'], interval: 0, ignoreInitial: true, ...opts });
   watchers.push(w);
@@ -132,13 +132,13 @@ describe.skipIf(!isSupported())('watcher and replaced files (inotify only, no po
 
 describe.skipIf(!isSupported())("'ready' names triggers that could not be armed", () => {
   it('poll with interval 0 and missing counter files, each with a string code', async () => {
-    const path = join(tmp.dir, 'tainted');
+    const path = join(tmp, 'tainted');
     writeValue(path, 0);
     const w = watchTaint({
       path,
       triggers: ['inotify', 'poll', 'counter'],
       interval: 0,
-      _counterPaths: [join(tmp.dir, 'no_such_count')],
+      _counterPaths: [join(tmp, 'no_such_count')],
     });
     watchers.push(w);
     const [armed, info] = await nextEvent(w, 'ready');
@@ -151,9 +151,9 @@ describe.skipIf(!isSupported())("'ready' names triggers that could not be armed"
   });
 
   it.runIf(isRoot)('kmsg unreadable for an unprivileged user: named with EPERM or EACCES', () => {
-    const path = join(tmp.dir, 'tainted');
+    const path = join(tmp, 'tainted');
     writeValue(path, 0);
-    chmodSync(tmp.dir, 0o755);
+    chmodSync(tmp, 0o755);
     chmodSync(path, 0o644);
     const script = `const k=require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))});
       const w=k.watchTaint({path:${JSON.stringify(path)},triggers:['kmsg','inotify'],interval:0,ignoreInitial:true});

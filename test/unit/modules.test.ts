@@ -1,10 +1,10 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeTaint } from '../../lib/decode.js';
 import { profileTable } from '../../lib/flags.js';
 import { attributeModules, parseProcModules, readModuleTaints } from '../../lib/modules.js';
-import { tempDir } from '../helpers/fs.js';
+import { tempDir } from '../helpers/tmp.js';
 
 // Real /proc/modules lines (taint letters in parentheses at the end).
 const PROC_MODULES = `kt_warn 16384 0 - Live 0x0000000000000000 (O)
@@ -14,14 +14,13 @@ kt_gpl 16384 0 - Live 0x0000000000000000
 e1000e 356352 0 - Live 0x0000000000000000
 `;
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-modules-');
 });
-afterEach(() => tmp.cleanup());
 
 function sysModuleTree(entries: Record<string, string | null>): string {
-  const dir = join(tmp.dir, 'module');
+  const dir = join(tmp, 'module');
   mkdirSync(dir);
   for (const [name, taint] of Object.entries(entries)) {
     mkdirSync(join(dir, name));
@@ -53,9 +52,9 @@ describe('readModuleTaints', () => {
   });
 
   it('falls back to /proc/modules when /sys/module is missing', () => {
-    const proc = join(tmp.dir, 'modules');
+    const proc = join(tmp, 'modules');
     writeFileSync(proc, PROC_MODULES);
-    const got = readModuleTaints({ _sysModuleDir: join(tmp.dir, 'none'), _procModulesPath: proc, profile: 'mainline' });
+    const got = readModuleTaints({ _sysModuleDir: join(tmp, 'none'), _procModulesPath: proc, profile: 'mainline' });
     expect(got.map((m) => [m.name, m.letters])).toEqual([
       ['kt_prop', 'POE'],
       ['kt_warn', 'O'],
@@ -64,7 +63,7 @@ describe('readModuleTaints', () => {
   });
 
   it('is empty when neither exists (a kernel without loadable modules)', () => {
-    expect(readModuleTaints({ _sysModuleDir: join(tmp.dir, 'a'), _procModulesPath: join(tmp.dir, 'b') })).toEqual([]);
+    expect(readModuleTaints({ _sysModuleDir: join(tmp, 'a'), _procModulesPath: join(tmp, 'b') })).toEqual([]);
   });
 
   it('parseProcModules ignores lines without taint and malformed lines', () => {

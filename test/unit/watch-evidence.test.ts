@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
-import { tempDir } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
+import { tempDir } from '../helpers/tmp.js';
 
 // Every open of the watched log and every byte read from it.
 const io = vi.hoisted(() => ({ watch: '', opens: 0, bytes: 0, fds: new Set<number>() }));
@@ -53,7 +53,7 @@ class FakeBinding implements WatchBinding {
 }
 
 const tick = () => new Promise((r) => process.nextTick(r));
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-wev-');
   io.opens = 0;
@@ -62,10 +62,9 @@ beforeEach(() => {
 });
 afterEach(() => {
   io.watch = '';
-  tmp.cleanup();
 });
 
-const modules = (entries: Record<string, string>) => moduleTree(tmp.dir, entries);
+const modules = (entries: Record<string, string>) => moduleTree(tmp, entries);
 
 async function watch(initial: number, opts: Record<string, unknown>) {
   const b = new FakeBinding(initial);
@@ -114,7 +113,7 @@ describe('TaintChange.evidence', () => {
 
   it('later changes read the log on from where the last one stopped, not the whole ring again', async () => {
     // 5,000 ordinary records, then the watcher starts; each change appends the record of its bit.
-    const log = join(tmp.dir, 'kmsg');
+    const log = join(tmp, 'kmsg');
     const chatter = Array.from({ length: 5000 }, (_, i) => `6,${i},${1000 + i},-;ordinary line ${i}`).join('\n');
     writeFileSync(log, `${chatter}\n`);
     const { b, w, changes } = await watch(0, { _kmsgPath: log, _sysModuleDir: modules({}) });
@@ -194,7 +193,7 @@ describe('the kernel log is read once at watcher start', () => {
     const real = readFileSync(fixture('bookworm-6.1.kmsg'), 'utf8').trimEnd().split('\n');
     const before = Array.from({ length: 1500 }, (_, i) => `6,${i},${i},-;ordinary line ${i}`);
     const after = Array.from({ length: 1500 }, (_, i) => `6,${i + 2000},${13_000_000 + i},-;ordinary line ${i}`);
-    const log = join(tmp.dir, 'kmsg');
+    const log = join(tmp, 'kmsg');
     writeFileSync(log, `${[...before, ...real.slice(4), ...after].join('\n')}\n`);
     const size = statSync(log).size;
     const { b, w, changes } = await start(bits('P', 'W', 'O', 'E'), log);
@@ -218,7 +217,7 @@ describe('the kernel log is read once at watcher start', () => {
   });
 
   it('a clean kernel at start: the ring is still read once, to position the tail', async () => {
-    const log = join(tmp.dir, 'kmsg');
+    const log = join(tmp, 'kmsg');
     writeFileSync(log, readFileSync(fixture('trixie-7x.kmsg')));
     const size = statSync(log).size;
     const { b, w, changes } = await start(0, log);
@@ -232,7 +231,7 @@ describe('the kernel log is read once at watcher start', () => {
   });
 
   it('ignoreInitial: the first change reads the ring once, from its start', async () => {
-    const log = join(tmp.dir, 'kmsg');
+    const log = join(tmp, 'kmsg');
     writeFileSync(log, readFileSync(fixture('trixie-7x.kmsg')));
     const size = statSync(log).size;
     const { b, w, changes } = await start(0, log, true);
