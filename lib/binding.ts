@@ -3,8 +3,7 @@
 // kept and reported by every call that needs the addon.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { UnsupportedError } from './errors.js';
 
 /** What a failed system call looks like when it comes back from the addon. */
@@ -132,10 +131,10 @@ export interface NativeWatchStats {
 }
 
 function packageRoot(): string {
-  // dist/*.{cjs,mjs} → package root; under vitest, lib/ → package root. The
-  // CJS build rewrites import.meta.url from __filename, so this file never
-  // reads a global __dirname (which is '.' under `node -e`).
-  return join(dirname(fileURLToPath(import.meta.url)), '..');
+  // dist/*.cjs → package root; under vitest, lib/ → package root. The CJS build
+  // turns import.meta.dirname into the chunk's own __dirname (never the global
+  // one, which is '.' under `node -e`), without a round trip through a URL.
+  return join(import.meta.dirname, '..');
 }
 
 /**

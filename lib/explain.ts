@@ -4,6 +4,7 @@
 // /dev/kmsg.
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { stateOf } from './decode.js';
+import { KMSG_PATH } from './defaults.js';
 import { invalidArg } from './errors.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { callerTid, type KmsgRecord, kmsgLineCause, parseKmsgRecord, parseTaskLine } from './kmsg-cause.js';
@@ -12,8 +13,7 @@ import { detectProfile, resolveProfile } from './profiles.js';
 import { readTaintValue, TAINT_PATH } from './read.js';
 import type { Profile, TaintCause, TaintEvidence, TaintExplanation, TaintFlag } from './types.js';
 
-/** The kernel log device. */
-export const KMSG_PATH = '/dev/kmsg';
+export { KMSG_PATH };
 /** The most log bytes one explanation reads (a 32 MiB ring is the largest common `log_buf_len`). */
 export const MAX_LOG_BYTES = 64 * 1024 * 1024;
 /** Longest record line kept when reading a file; longer lines are skipped as garbage. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { invalidArg } from './errors.js';
 import type { ResolvedProfile, TaintFlagInfo } from './types.js';
 
@@ -49,7 +50,7 @@ export interface ProfileTable {
 // The table is data, read from the file beside this module (lib/ in development,
 // dist/ when built: tsdown copies it): JSON.parse is cheaper at start-up than
 // compiling the same object as a JS literal, and it keeps the core's JS small.
-const data: unknown = JSON.parse(readFileSync(new URL('./flags.json', import.meta.url), 'utf8'));
+const data: unknown = JSON.parse(readFileSync(join(import.meta.dirname, 'flags.json'), 'utf8'));
 const raw = data as { mainline: RawFlag[]; profiles: Record<ResolvedProfile, RawProfile> };
 
 export const PROFILE_IDS: readonly ResolvedProfile[] = Object.keys(raw.profiles) as ResolvedProfile[];
@@ -66,13 +67,18 @@ function resolveRaw(id: ResolvedProfile): Required<Pick<RawProfile, 'remove' | '
   };
 }
 
+/** The raw flags a profile defines, by bit, and which of them its kernels cannot set. */
+function rawFlagsOf(p: ReturnType<typeof resolveRaw>): Map<number, RawFlag> {
+  const byBit = new Map<number, RawFlag>();
+  for (const f of raw.mainline) if (!p.remove.includes(f.bit)) byBit.set(f.bit, f);
+  for (const f of p.add) byBit.set(f.bit, f);
+  return byBit;
+}
+
 function buildProfile(id: ResolvedProfile): ProfileTable {
   const p = resolveRaw(id);
   const byBit = new Map<number, TableFlag>();
-  for (const f of raw.mainline) {
-    if (!p.remove.includes(f.bit)) byBit.set(f.bit, { ...f, profiles: [], unreachableIn: [] });
-  }
-  for (const f of p.add) byBit.set(f.bit, { ...f, profiles: [], unreachableIn: [] });
+  for (const [bit, f] of rawFlagsOf(p)) byBit.set(bit, { ...f, profiles: [], unreachableIn: [] });
   for (const bit of p.unreachable) {
     const f = byBit.get(bit);
     if (f) byBit.set(bit, { ...f, unreachable: true });
@@ -100,37 +106,71 @@ function buildProfile(id: ResolvedProfile): ProfileTable {
   };
 }
 
-const tables = new Map<ResolvedProfile, ProfileTable>(PROFILE_IDS.map((id) => [id, buildProfile(id)]));
+// Built on first use: a process that reads the taint value needs one table,
+// and building all of them at import was most of what importing cost.
+const tables = new Map<ResolvedProfile, ProfileTable>();
 
 /** The decoding table of a concrete profile. */
 export function profileTable(id: ResolvedProfile): ProfileTable {
-  const t = tables.get(id);
-  if (!t)
-    throw invalidArg(`unknown taint profile ${JSON.stringify(id)}: expected one of ${PROFILE_IDS.join(', ')}, auto`);
+  let t = tables.get(id);
+  if (!t) {
+    if (typeof id !== 'string' || !Object.hasOwn(raw.profiles, id))
+      throw invalidArg(`unknown taint profile ${JSON.stringify(id)}: expected one of ${PROFILE_IDS.join(', ')}, auto`);
+    t = buildProfile(id);
+    tables.set(id, t);
+  }
   return t;
 }
 
+/** What identifies a profile's kernels by their release (without building its table). */
+export interface ReleaseRule {
+  readonly id: ResolvedProfile;
+  readonly release: RegExp | null;
+  readonly releaseFrom: string | null;
+  readonly releaseBelow: string | null;
+}
+
+let releaseRules: readonly ReleaseRule[] | undefined;
+/** The release rule of every profile, in PROFILE_IDS order. */
+export function profileReleaseRules(): readonly ReleaseRule[] {
+  releaseRules ??= PROFILE_IDS.map((id) => {
+    const p = resolveRaw(id);
+    return {
+      id,
+      release: p.release ? new RegExp(p.release) : null,
+      releaseFrom: p.releaseFrom ?? null,
+      releaseBelow: p.releaseBelow ?? null,
+    };
+  });
+  return releaseRules;
+}
+
 function collectFlagInfos(): TaintFlagInfo[] {
-  const seen = new Map<string, { info: TableFlag; profiles: ResolvedProfile[]; unreachableIn: ResolvedProfile[] }>();
+  // From the raw data, not the tables: importing must not build every table.
+  const seen = new Map<string, { info: RawFlag; profiles: ResolvedProfile[]; unreachableIn: ResolvedProfile[] }>();
   for (const id of PROFILE_IDS) {
-    for (const f of profileTable(id).flags) {
-      const key = `${f.bit}:${f.letter}:${f.name}`;
-      const entry = seen.get(key) ?? { info: f, profiles: [], unreachableIn: [] };
+    const p = resolveRaw(id);
+    for (const [bit, f] of [...rawFlagsOf(p)].sort((a, b) => a[0] - b[0])) {
+      const key = `${bit}:${f.letter}:${f.name}`;
+      let entry = seen.get(key);
+      if (!entry) {
+        entry = { info: f, profiles: [], unreachableIn: [] };
+        seen.set(key, entry);
+      }
       entry.profiles.push(id);
-      if (f.unreachable) entry.unreachableIn.push(id);
-      seen.set(key, entry);
+      if (p.unreachable.includes(bit)) entry.unreachableIn.push(id);
     }
   }
   return [...seen.values()]
-    .map(({ info, profiles, unreachableIn }): TaintFlagInfo => {
-      const { unreachable: _unused, ...rest } = info;
-      return Object.freeze({
-        ...rest,
-        aliases: Object.freeze([...info.aliases]),
-        profiles: Object.freeze(profiles),
-        unreachableIn: Object.freeze(unreachableIn),
-      });
-    })
+    .map(
+      ({ info, profiles, unreachableIn }): TaintFlagInfo =>
+        Object.freeze({
+          ...info,
+          aliases: Object.freeze([...info.aliases]),
+          profiles: Object.freeze(profiles),
+          unreachableIn: Object.freeze(unreachableIn),
+        }),
+    )
     .sort((a, b) => a.bit - b.bit || (a.profiles[0] < b.profiles[0] ? -1 : a.profiles[0] > b.profiles[0] ? 1 : 0));
 }
 

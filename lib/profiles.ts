@@ -1,9 +1,9 @@
 // One home for profile names: case-insensitive parsing, what `auto` resolves
 // to (the running system for reads, a kernel release for text), and the
 // detection of the running system's profile.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { invalidArg } from './errors.js';
-import { PROFILE_IDS, profileTable } from './flags.js';
+import { PROFILE_IDS, profileReleaseRules } from './flags.js';
 import { atLeast, type KernelVersion, parseKernelVersion } from './kernel-version.js';
 import type { Profile, ResolvedProfile } from './types.js';
 
@@ -46,8 +46,7 @@ export function resolveProfile(
 export function profileForRelease(release: string | null | undefined): ResolvedProfile {
   if (release) {
     let version: KernelVersion | null | undefined;
-    for (const id of PROFILE_IDS) {
-      const t = profileTable(id);
+    for (const t of profileReleaseRules()) {
       if (!t.release?.test(release)) continue;
       if (t.releaseFrom !== null || t.releaseBelow !== null) {
         version ??= parseKernelVersion(release);
@@ -59,7 +58,7 @@ export function profileForRelease(release: string | null | undefined): ResolvedP
           if (t.releaseBelow !== null && atLeast(version, t.releaseBelow)) continue;
         }
       }
-      return id;
+      return t.id;
     }
   }
   return 'mainline';
@@ -83,7 +82,8 @@ export function detectProfile(): ResolvedProfile {
     const ids = (os.match(/^ID(?:_LIKE)?=.*$/gm) ?? []).join(' ').toLowerCase();
     if (/peios/.test(ids)) p = 'peios';
     else if (/suse|sles/.test(ids)) p = 'suse';
-    else if (readSmall('/proc/sys/kernel/tainted_chars') !== null) p = 'peios';
+    // existsSync: a failed read would cost an exception on every mainline host.
+    else if (existsSync('/proc/sys/kernel/tainted_chars')) p = 'peios';
   }
   systemProfile = p;
   return p;

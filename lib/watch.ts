@@ -23,6 +23,7 @@ import {
 } from './binding.js';
 import { readBootId } from './boot-id.js';
 import { resolveIn, stateOf } from './decode.js';
+import { DEFAULT_WATCH_INTERVAL, WATCH_TRIGGERS } from './defaults.js';
 import { AbortError, fromNative, invalidArg, type TaintError } from './errors.js';
 import { changeEvidence, KMSG_PATH, KmsgTail } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
@@ -44,18 +45,7 @@ export type WatchTrigger = NativeTrigger;
 /** What woke the read that noticed a change; `initial` for the first report. */
 export type ChangeTrigger = WatchTrigger | 'initial';
 
-/** Every trigger, in the order the watcher prefers them when several fire at once. */
-export const WATCH_TRIGGERS: readonly WatchTrigger[] = Object.freeze([
-  'inotify',
-  'uevent',
-  'kmsg',
-  'counter',
-  'poll',
-  'watchpoint',
-  'tracepoint',
-]);
-/** Default poll backstop interval in milliseconds. */
-export const DEFAULT_WATCH_INTERVAL = 5000;
+export { DEFAULT_WATCH_INTERVAL, WATCH_TRIGGERS };
 
 export interface WatchTaintOptions {
   /** File to watch instead of /proc/sys/kernel/tainted (tests, bind-mounted /proc). */
@@ -108,7 +98,7 @@ export interface WatchTaintOptions {
   _sysModuleDir?: string;
   /** @internal Test-only: file instead of /proc/modules. */
   _procModulesPath?: string;
-  /** @internal Test-only: kernel log (records) for `TaintChange.evidence`; `null` reads none. */
+  /** @internal Tests and the CLI's `watch --kmsg`: kernel log (records) for `TaintChange.evidence`; `null` reads none. */
   _kmsgPath?: string | null;
 }
 

@@ -843,7 +843,13 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     w.last = value;
     w.pending_ok = true;
     w.pending_value = value;
-    SnapshotCausesLocked(w);
+    // The kernel's report of the write names the change even when another
+    // trigger woke the thread first: a user write of U wakes inotify at once,
+    // while the watchpoint's ring wakeup goes through irq_work and can come
+    // later. The sample itself is already in the ring (written in the debug
+    // trap, before the write(2) returned and before fsnotify ran), so the
+    // catch-up below finds it without waiting.
+    if (SnapshotCausesLocked(w) && trigger != kWatchpoint) trigger = kWatchpoint;
   } else {
     if (w.failing && SameError(w.last_err, err)) return;  // reported already
     w.failing = true;
@@ -881,7 +887,9 @@ bool WatchLoop::DeferEmptyLocked(Watch& w, const SysError& err, unsigned trigger
 // newer than what w took last. Sources that were not read in this wakeup
 // catch up first: a change noticed by another trigger (poll, counter,
 // inotify) can race with the record that announced it.
-void WatchLoop::SnapshotCausesLocked(Watch& w) {
+// Returns whether the watchpoint gave w a new report (the kernel saw the write).
+bool WatchLoop::SnapshotCausesLocked(Watch& w) {
+  bool watchpoint = false;
   for (size_t i = 0; i < sources_.size(); ++i) {
     Source& s = *sources_[i];
     if (!(w.active & s.bit) || !s.impl->open()) continue;
@@ -895,7 +903,9 @@ void WatchLoop::SnapshotCausesLocked(Watch& w) {
     c.what.fields.clear();
     s.impl->Describe(&c.what);
     c.has = true;
+    if (s.bit == kWatchpoint) watchpoint = true;
   }
+  return watchpoint;
 }
 
 void WatchLoop::QueueLocked(Watch& w, unsigned trigger) {

@@ -140,7 +140,7 @@ class WatchLoop {
   // One read of a watch and what follows from it; require mu_.
   void ReadLocked(Watch& w, unsigned trigger);
   bool DeferEmptyLocked(Watch& w, const SysError& err, unsigned trigger);
-  void SnapshotCausesLocked(Watch& w);
+  bool SnapshotCausesLocked(Watch& w);
   void QueueLocked(Watch& w, unsigned trigger);
 
   void Deliver(Napi::Env env);

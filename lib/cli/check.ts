@@ -1,5 +1,4 @@
 // `kernel-taint check`: a CI gate over the current taint and a policy.
-import { readModuleTaints } from '../modules.js';
 import { readTaint } from '../read.js';
 import {
   BASELINE_OPTION,
@@ -72,9 +71,12 @@ async function classify({ values, profile, io }: CommandContext) {
     policy = { ...policy, onlyNewSinceBoot: true };
   }
   const needsModules = (policy.allow ?? []).some((r) => typeof r === 'object' && r.modules !== undefined);
+  const modules = needsModules
+    ? (await import('../modules.js')).readModuleTaints({ profile: profile ?? 'auto' })
+    : undefined;
   const c = classifyTaint(state, policy, {
     ...(baseline ? { baseline: baseline.value } : {}),
-    ...(needsModules ? { modules: readModuleTaints({ profile: profile ?? 'auto' }) } : {}),
+    ...(modules ? { modules } : {}),
   });
   return { c, state, baseline, baselineFile, failOn: failOn as 'warn' | 'fail' };
 }

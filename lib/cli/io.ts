@@ -1,6 +1,6 @@
 // The CLI's I/O: output functions, colour, stdin, stop signal. Tests pass
 // their own Io to main().
-import { WriteStream } from 'node:tty';
+import { createRequire } from 'node:module';
 import { inspect, styleText } from 'node:util';
 
 export interface Io {
@@ -44,6 +44,8 @@ export function useColor(flag: boolean | undefined, io: Io): boolean {
   if (flag !== undefined) return flag;
   const forced = io.env.FORCE_COLOR !== undefined && io.env.FORCE_COLOR !== '';
   if (!io.isTTY && !forced) return false;
+  // node:tty on demand: a piped `kernel-taint --json` never needs it.
+  const { WriteStream } = createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
   return WriteStream.prototype.hasColors(io.env);
 }
 

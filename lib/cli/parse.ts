@@ -1,6 +1,5 @@
 // `kernel-taint parse [FILE]`: finds taint in a kernel log. The work is
 // runParseCommand() in lib/parse-stream.ts (streaming, bounded memory).
-import { runParseCommand } from '../parse-stream.js';
 import { type Command, JSON_OPTION, PATH_OPTION, PROFILE_OPTION, stringOption } from './options.js';
 
 export const parse: Command = {
@@ -15,6 +14,7 @@ export const parse: Command = {
   options: [JSON_OPTION, PROFILE_OPTION, PATH_OPTION],
   positionals: [0, 1],
   async run({ values, positionals, profile, io }) {
+    const { runParseCommand } = await import('../parse-stream.js');
     return runParseCommand(
       { file: positionals[0], json: values.json === true, profile, path: stringOption(values, 'path') },
       {

@@ -1,5 +1,6 @@
 // `kernel-taint` (no command): reports this kernel's taint.
-import { explainFlags, KMSG_PATH } from '../explain.js';
+import { KMSG_PATH } from '../defaults.js';
+import { explainFlags } from '../explain.js';
 import { evidenceLines } from '../explain-text.js';
 import { profileTable } from '../flags.js';
 import { readTaint } from '../read.js';

@@ -1,5 +1,5 @@
 // `kernel-taint serve`: the sidecar (panel, /health, /metrics, /events).
-import { watchTaint } from '../watch.js';
+import type { TaintWatcher } from '../watch.js';
 import { errorLine, stopSignal, untilAborted } from './io.js';
 import {
   BASELINE_OPTION,
@@ -56,13 +56,14 @@ export const serve: Command = {
     }
     const { loadTaintPolicy } = await import('../integrations/policy.js');
     const { serveTaint } = await import('../integrations/serve.js');
+    const { watchTaint } = await import('../watch.js');
     const policyFile = stringOption(values, 'policy');
     const policy = policyFile ? loadTaintPolicy(policyFile) : {};
     const baselineFile = stringOption(values, 'baseline');
     const path = stringOption(values, 'path');
     const openJournal = await journalOption(values, io, profile);
     const { signal, dispose } = stopSignal(io);
-    let watcher: ReturnType<typeof watchTaint> | undefined;
+    let watcher: TaintWatcher | undefined;
     let journal: ReturnType<typeof openJournal> | undefined;
     try {
       watcher = watchTaint({

@@ -1,8 +1,7 @@
 // `kernel-taint watch`: streams changes until Ctrl-C; --exec runs a command per change.
 import { evidenceSummary } from '../explain-text.js';
 import type { FlagSelector } from '../types.js';
-import { type TaintChange, watchTaint } from '../watch.js';
-import { ExecRunner } from './exec.js';
+import type { TaintChange, TaintWatcher } from '../watch.js';
 import { errorLine, stopSignal, untilAborted } from './io.js';
 import {
   type Command,
@@ -76,6 +75,12 @@ export const watch: Command = {
     ...JOURNAL_OPTIONS,
     PROFILE_OPTION,
     PATH_OPTION,
+    {
+      name: 'kmsg',
+      type: 'string',
+      arg: 'FILE',
+      help: 'kernel log (/dev/kmsg record format) that explains changes (default /dev/kmsg without --path)',
+    },
   ],
   positionals: [0, 0],
   async run({ values, profile, io }) {
@@ -91,12 +96,17 @@ export const watch: Command = {
       throw new UsageError('--exec-timeout and --exec-queue need --exec CMD');
     }
     const path = stringOption(values, 'path');
+    const kmsg = stringOption(values, 'kmsg');
     const openJournal = await journalOption(values, io, profile);
+    // Loaded here, not at start-up: other commands need neither (npm run bench:startup).
+    const { watchTaint } = await import('../watch.js');
+    const { ExecRunner } = await import('./exec.js');
     const { signal, dispose } = stopSignal(io);
-    let watcher: ReturnType<typeof watchTaint>;
+    let watcher: TaintWatcher;
     try {
       watcher = watchTaint({
         ...(path ? { path } : {}),
+        ...(kmsg ? { _kmsgPath: kmsg } : {}),
         ...(interval !== undefined ? { interval } : {}),
         ...(filter ? { filter } : {}),
         ignoreInitial: values['ignore-initial'] === true,

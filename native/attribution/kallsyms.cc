@@ -169,6 +169,10 @@ bool Kallsyms::Covers(uint64_t addr) const {
   return syms_[i + 1].module == s->module;
 }
 
+bool Kallsyms::HasModule(std::string_view name) const {
+  return std::find(modules_.begin(), modules_.end(), name) != modules_.end();
+}
+
 std::string_view Kallsyms::Function(uint64_t addr) const {
   size_t i = 0;
   const Sym* s = At(addr, &i);

@@ -33,6 +33,9 @@ class Kallsyms {
   // Base name (without ".cold"/".part.N"/".isra.N" suffixes) of the function at addr; empty if none.
   std::string_view Function(uint64_t addr) const;
 
+  // Whether the table lists symbols of this module.
+  bool HasModule(std::string_view name) const;
+
   size_t size() const { return syms_.size(); }
   bool hidden() const { return hidden_; }
 

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "symbols.h"
 
 namespace kt {
 
@@ -27,7 +28,9 @@ constexpr size_t kDataPages = 8;  // 1 + 2^3 pages per ring: ~300 samples with a
 constexpr size_t kMaxStack = 16;
 constexpr uint32_t kBitW = 1u << 9;
 constexpr uint32_t kBitB = 1u << 5;
-constexpr int64_t kReloadEveryNs = 1000LL * 1000 * 1000;
+// How long a report waits for the parse of a table already read (only right
+// after the first arm; never for a read of /proc/kallsyms).
+constexpr int kParseWaitMs = 2000;
 
 int64_t NowNs() {
   struct timespec ts;
@@ -281,27 +284,34 @@ void PerfSourceBase::Close() {
   cpus_ = 0;
 }
 
-bool PerfSourceBase::LoadSymbols() {
-  Kallsyms fresh;
-  if (!fresh.Load(kallsyms_path_.c_str())) return false;
-  syms_ = std::move(fresh);
-  syms_loaded_ = true;
-  last_reload_ns_ = NowNs();
-  return true;
-}
-
 void PerfSourceBase::Symbolize(const std::vector<uint64_t>& chain, PerfReport* r, size_t max_frames) {
-  if (chain.empty() || !syms_loaded_) return;
-  bool unknown = false;
-  for (uint64_t ip : chain) unknown |= !syms_.Covers(ip);
-  if (unknown && NowNs() - last_reload_ns_ >= kReloadEveryNs) {
-    // A module loaded after the table was read: read it again (at most once a second).
-    if (LoadSymbols()) ++stats_.reloads;
-    last_reload_ns_ = NowNs();
+  if (chain.empty()) return;
+  std::shared_ptr<const Kallsyms> syms = symbols::Current(kParseWaitMs);
+  if (!syms) {
+    if (symbols::ReloadAsync()) ++stats_.reloads;
+    return;  // no table (yet): no names, as when kallsyms is hidden
   }
-  for (size_t i = 0; i < chain.size() && i < max_frames; ++i) r->stack.push_back(syms_.Name(chain[i]));
-  int site = SiteFrame(syms_, chain);
-  if (site >= 0) r->site = syms_.Name(chain[static_cast<size_t>(site)]);
+  if (syms != named_with_) {
+    named_with_ = syms;
+    section_names_.clear();
+  }
+  bool unknown = false;
+  for (uint64_t ip : chain) unknown |= !syms->Covers(ip);
+  // A module loaded after the table was read: re-read it off this thread
+  // (at most once a second) and name its frames from its sections meanwhile.
+  if (unknown && symbols::ReloadAsync()) ++stats_.reloads;
+  auto name = [&](uint64_t ip) -> std::string {
+    if (syms->Covers(ip)) return syms->Name(ip);
+    auto it = section_names_.find(ip);
+    if (it == section_names_.end()) {
+      if (section_names_.size() >= 256) section_names_.clear();
+      it = section_names_.emplace(ip, symbols::NameFromSections(syms.get(), ip)).first;
+    }
+    return it->second.empty() ? syms->Name(ip) : it->second;
+  };
+  for (size_t i = 0; i < chain.size() && i < max_frames; ++i) r->stack.push_back(name(chain[i]));
+  int site = SiteFrame(*syms, chain);
+  if (site >= 0) r->site = name(chain[static_cast<size_t>(site)]);
 }
 
 void PerfSourceBase::FillProcess(PerfReport* r) {
@@ -435,21 +445,25 @@ bool WatchpointCore::Arm(std::string* reason) {
       *reason = "watchpoint: kernel lockdown (confidentiality)";
       return Close(), false;
     }
-    std::string text;
-    if (!ReadBig(kallsyms_path_, &text)) {
-      *reason = "watchpoint: " + kallsyms_path_ + " not readable: " + std::strerror(errno);
-      return Close(), false;
-    }
-    bool hidden = false;
-    a.bp_addr = Kallsyms::Find(text, "tainted_mask", &hidden);
+    // tainted_mask's address from the process's last read of kallsyms, else
+    // one read now (the slow step of 'ready' under emulation); the symbol
+    // table is parsed from that text off this thread.
+    a.bp_addr = symbols::TaintedMask();
     if (a.bp_addr == 0) {
-      *reason = hidden ? "watchpoint: kptr_restrict hides tainted_mask (needs CAP_SYSLOG)"
-                       : "watchpoint: tainted_mask is not in /proc/kallsyms";
-      return Close(), false;
+      std::string text;
+      if (!ReadBig("/proc/kallsyms", &text)) {
+        *reason = std::string("watchpoint: /proc/kallsyms not readable: ") + std::strerror(errno);
+        return Close(), false;
+      }
+      bool hidden = false;
+      a.bp_addr = Kallsyms::Find(text, "tainted_mask", &hidden);
+      if (a.bp_addr == 0) {
+        *reason = hidden ? "watchpoint: kptr_restrict hides tainted_mask (needs CAP_SYSLOG)"
+                         : "watchpoint: tainted_mask is not in /proc/kallsyms";
+        return Close(), false;
+      }
+      symbols::Publish(std::move(text), a.bp_addr);
     }
-    syms_.Parse(text);
-    syms_loaded_ = true;
-    last_reload_ns_ = NowNs();
     mask_fd_.reset(::open("/proc/sys/kernel/tainted", O_RDONLY | O_CLOEXEC));
     if (!mask_fd_) {
       *reason = std::string("watchpoint: /proc/sys/kernel/tainted not readable: ") + std::strerror(errno);
@@ -527,7 +541,7 @@ bool WatchpointCore::DrainEvents() {
   r.after = now;
   r.bits = now & ~mask_;
   r.samples = n;
-  Symbolize(first_.callchain, &r, kMaxStack);
+  if (test_pid_ == 0) Symbolize(first_.callchain, &r, kMaxStack);  // a test target has no kernel frames to name
   FillProcess(&r);
   if (r.comm.empty() && r.pid != 0) {
     auto it = comms_.find(r.tid != 0 ? r.tid : r.pid);
@@ -545,22 +559,10 @@ bool TracepointCore::Arm(std::string* reason) {
     *reason = "tracepoint: kernel lockdown (confidentiality)";
     return false;
   }
-  std::string mounts, root;
-  if (ReadSmall("/proc/self/mounts", &mounts, 4 << 20)) root = TracefsFromMounts(mounts);
-  struct stat sb;
-  if (root.empty() || stat((root + "/events").c_str(), &sb) != 0) {
-    root.clear();
-    for (const char* c : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
-      if (stat((std::string(c) + "/events").c_str(), &sb) == 0) {
-        root = c;
-        break;
-      }
-    }
-  }
-  if (root.empty()) {
-    *reason = "tracepoint: no tracefs mounted";
-    return false;
-  }
+  std::string mounts;
+  ReadSmall("/proc/self/mounts", &mounts, 4 << 20);
+  const std::string root = LocateTracefs(mounts, {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}, reason);
+  if (root.empty()) return false;
   if (!OpenBase(reason)) return false;
   perf_event_attr a;
   std::memset(&a, 0, sizeof a);
@@ -613,8 +615,9 @@ bool TracepointCore::Arm(std::string* reason) {
     }
     return Close(), false;
   }
-  // The WARN caller address is named with kallsyms (left as hex when hidden).
-  if (error_report_.open()) LoadSymbols();
+  // The WARN caller address is named with kallsyms (left as hex when hidden),
+  // read off this thread unless the watchpoint's arm already did.
+  if (error_report_.open() && !symbols::Current(0)) symbols::ReloadAsync();
   if (!missing.empty()) {
     *reason = "tracepoint: partly armed, without ";
     for (size_t i = 0; i < missing.size(); ++i) *reason += (i ? "; " : "") + missing[i];

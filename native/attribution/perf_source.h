@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -118,9 +119,6 @@ class PerfSourceBase {
   bool Drain();
   void Close();
 
-  // Test-only: the kallsyms file to read instead of /proc/kallsyms.
-  void set_kallsyms_path(std::string p) { kallsyms_path_ = std::move(p); }
-
   static std::vector<int> ParseCpuList(const std::string& text);
 
  protected:
@@ -130,7 +128,6 @@ class PerfSourceBase {
   bool Watch(PerfEvents* ev, std::string* reason);
   virtual std::vector<PerfEvents*> events() = 0;
   virtual bool DrainEvents() = 0;
-  bool LoadSymbols();
   void Symbolize(const std::vector<uint64_t>& chain, PerfReport* r, size_t max_frames);
   static void FillProcess(PerfReport* r);
   void Report(PerfReport r);
@@ -138,10 +135,11 @@ class PerfSourceBase {
 
   UniqueFd epoll_, hotplug_;
   std::vector<int> online_;
-  Kallsyms syms_;
-  bool syms_loaded_ = false;
-  std::string kallsyms_path_ = "/proc/kallsyms";
-  int64_t last_reload_ns_ = 0;
+  // Names of addresses no symbol of the table covered (module frames named
+  // from /sys/module sections), for the table they were made with: a WARN
+  // storm in a new module scans sysfs once, not once per WARN.
+  std::shared_ptr<const Kallsyms> named_with_;
+  std::unordered_map<uint64_t, std::string> section_names_;
   bool armed_ = false;
   int cpus_ = 0;
   PerfReport latest_;

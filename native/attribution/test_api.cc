@@ -8,6 +8,7 @@
 #include "kallsyms.h"
 #include "perf_ring.h"
 #include "perf_source.h"
+#include "symbols.h"
 #include "tracefs.h"
 
 namespace kt {
@@ -209,6 +210,39 @@ Napi::Value TracefsMount(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, TracefsFromMounts(info[0].As<Napi::String>().Utf8Value()));
 }
 
+// locateTracefs(mounts: string, fallbacks: string[]) -> { root, reason }
+Napi::Value LocateTracefsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    return Throw(env, "locateTracefs: expected (mounts, fallbacks)");
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<std::string> fallbacks;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsString()) return Throw(env, "locateTracefs: fallbacks must be strings");
+    fallbacks.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  std::string reason;
+  std::string root = LocateTracefs(info[0].As<Napi::String>().Utf8Value(), fallbacks, &reason);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("root", root);
+  out.Set("reason", reason);
+  return out;
+}
+
+// nameFromSections(kallsymsText: string, addr: string | number, sysfsModuleDir: string) -> string
+Napi::Value NameFromSectionsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t addr = 0;
+  if (info.Length() < 3 || !info[0].IsString() || !ParseHexArg(info[1], &addr) || !info[2].IsString()) {
+    return Throw(env, "nameFromSections: expected (kallsyms text, address, sysfs module dir)");
+  }
+  Kallsyms syms;
+  syms.Parse(info[0].As<Napi::String>().Utf8Value());
+  return Napi::String::New(env, symbols::NameFromSections(&syms, addr, info[2].As<Napi::String>().Utf8Value()));
+}
+
 Napi::Value CpuList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return Throw(env, "parseCpuList: expected the list text");
@@ -229,6 +263,8 @@ Napi::Object AttributionTestApi(Napi::Env env) {
   o.Set("readField", Napi::Function::New(env, ReadField, "readField"));
   o.Set("tracefsFromMounts", Napi::Function::New(env, TracefsMount, "tracefsFromMounts"));
   o.Set("parseCpuList", Napi::Function::New(env, CpuList, "parseCpuList"));
+  o.Set("nameFromSections", Napi::Function::New(env, NameFromSectionsJs, "nameFromSections"));
+  o.Set("locateTracefs", Napi::Function::New(env, LocateTracefsJs, "locateTracefs"));
   return o;
 }
 

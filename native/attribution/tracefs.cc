@@ -1,5 +1,8 @@
 #include "tracefs.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include <cstring>
 
 namespace kt {
@@ -129,6 +132,38 @@ std::string TracefsFromMounts(std::string_view text) {
     size_t c = line.find(' ', b + 1);
     std::string_view fstype = line.substr(b + 1, c == std::string_view::npos ? std::string_view::npos : c - b - 1);
     if (fstype == "tracefs") return Unescape(line.substr(a + 1, b - a - 1));
+  }
+  return std::string();
+}
+
+std::string LocateTracefs(std::string_view mounts_text, const std::vector<std::string>& fallbacks,
+                          std::string* reason) {
+  std::vector<std::string> candidates;
+  std::string mounted = TracefsFromMounts(mounts_text);
+  if (!mounted.empty()) candidates.push_back(mounted);
+  for (const std::string& f : fallbacks) {
+    if (f != mounted) candidates.push_back(f);
+  }
+  std::string denied, other;
+  for (const std::string& c : candidates) {
+    struct stat sb;
+    if (stat((c + "/events").c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) return c;
+    const int e = errno;
+    if ((e == EACCES || e == EPERM) && denied.empty()) {
+      denied = c;
+    } else if (e != ENOENT && e != ENOTDIR && other.empty()) {
+      other = c + "/events: " + std::strerror(e);
+    } else if (c == mounted && other.empty()) {
+      other = "tracefs at " + c + " has no events directory";
+    }
+  }
+  if (!denied.empty()) {
+    *reason = "tracepoint: " + denied + ": " + std::strerror(EACCES) +
+              " (needs root, or CAP_DAC_READ_SEARCH and CAP_PERFMON)";
+  } else if (!other.empty()) {
+    *reason = "tracepoint: " + other;
+  } else {
+    *reason = "tracepoint: no tracefs mounted";
   }
   return std::string();
 }

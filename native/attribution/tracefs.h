@@ -36,6 +36,14 @@ bool ParseTraceFormat(std::string_view text, TraceFormat* out, std::string* reas
 // /sys/kernel/debug/tracing, if they hold an `events` directory).
 std::string TracefsFromMounts(std::string_view mounts_text);
 
+// The tracefs root to read `events/*/format` from: the mount named in
+// mounts_text, else the first of `fallbacks` that holds an `events`
+// directory. "" when none does, with *reason in plain words: a tracefs that
+// is there but not searchable (mode 700 for a non-root reader) says
+// "Permission denied (needs ...)", not "no tracefs mounted".
+std::string LocateTracefs(std::string_view mounts_text, const std::vector<std::string>& fallbacks,
+                          std::string* reason);
+
 // Reads an unsigned field of `size` 1, 2, 4 or 8 from a raw record. False when
 // it does not fit in the record.
 bool ReadUnsigned(const std::vector<uint8_t>& raw, const TraceField& f, uint64_t* out);

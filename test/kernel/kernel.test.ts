@@ -566,6 +566,16 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
         offReasons(sources),
         sources ?? null,
       );
+      // tracefs is mounted in the guest (root-only, mode 700): the reason names the permission.
+      const tp = ((sources as KtRecord | undefined)?.attribution ?? []).find(
+        (x: KtRecord) => x?.source === 'tracepoint',
+      );
+      add(
+        'attrib-unpriv',
+        "tracepoint reason: a permission, not 'no tracefs mounted'",
+        /Permission denied|needs CAP/.test(String(tp?.reason)) && !/no tracefs mounted/.test(String(tp?.reason)),
+        tp ?? null,
+      );
       add('attrib-unpriv', 'no perf fds opened', ur.perfFdsOpen === 0 && ur.perfFdsAfterClose === 0, {
         open: ur.perfFdsOpen,
         afterClose: ur.perfFdsAfterClose,

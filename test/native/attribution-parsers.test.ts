@@ -3,11 +3,14 @@
 // records, several CPUs, malformed headers), a fake /proc/kallsyms, and the
 // tracefs `format` files real kernels printed (test/fixtures/tracefs). No
 // kernel state is read or written.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/binding.js';
+import { isRoot } from '../helpers/features.js';
 import { ROOT } from '../helpers/reference.js';
+import { publicTempDir, tempDir } from '../helpers/tmp.js';
 
 interface Sample {
   pid: number;
@@ -47,6 +50,8 @@ interface Api {
   };
   readField(format: string, raw: Uint8Array, field: string): string | null;
   tracefsFromMounts(text: string): string;
+  locateTracefs(mounts: string, fallbacks: string[]): { root: string; reason: string };
+  nameFromSections(kallsyms: string, addr: string, sysfsModule: string): string;
   parseCpuList(text: string): number[];
 }
 const api = (native() as unknown as { _attribution: Api })._attribution;
@@ -407,6 +412,53 @@ describe('kallsyms symbolizer', () => {
   });
 });
 
+describe('naming a module loaded after kallsyms was read, from /sys/module/<m>/sections', () => {
+  // The watch thread never waits for a /proc/kallsyms re-read: a frame in a
+  // new module (a WARN in its init) is named from its sections meanwhile.
+  const kallsyms = [
+    'ffffffff81000000 T _stext',
+    'ffffffff81001000 T add_taint',
+    'ffffffff81002000 T __warn',
+    'ffffffff8100f000 T _etext',
+    'ffffffffc0000000 t old_fn\t[old]',
+    'ffffffffc0000100 t old_end\t[old]',
+  ].join('\n');
+  function sysfs(): string {
+    const d = tempDir();
+    const sections = (m: string, s: Record<string, string>) => {
+      mkdirSync(join(d, m, 'sections'), { recursive: true });
+      for (const [k, v] of Object.entries(s)) writeFileSync(join(d, m, 'sections', k), `${v}\n`);
+    };
+    sections('kt_warn', {
+      '.text': '0xffffffffc0a00000',
+      '.init.text': '0xffffffffc0a05000',
+      '.data': '0xffffffffc0a02000',
+    });
+    sections('old', { '.text': '0xffffffffc0000000' }); // in the table already: never used
+    sections('hidden', { '.text': '0x0000000000000000' }); // kptr_restrict: zeros
+    mkdirSync(join(d, 'builtin', 'parameters'), { recursive: true }); // built in: no sections
+    return d;
+  }
+
+  it('names the nearest section below the address, in a module the table does not know', () => {
+    const d = sysfs();
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', d)).toBe('.init.text+0x11 [kt_warn]');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a00040', d)).toBe('.text+0x40 [kt_warn]');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a02008', d)).toBe('.data+0x8 [kt_warn]');
+  });
+
+  it('gives "" for addresses no new module holds, a missing directory, or hidden addresses', () => {
+    const d = sysfs();
+    // below every section, or in the module the table already lists
+    expect(api.nameFromSections(kallsyms, '0xffffffffb0000000', d)).toBe('');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0000010', d)).toBe('');
+    // far above the last section (64 MiB): not that module's
+    expect(api.nameFromSections(kallsyms, '0xffffffffc8a00000', d)).toBe('');
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', join(d, 'nope'))).toBe('');
+    expect(() => api.nameFromSections(kallsyms, 'zz', d)).toThrow(TypeError);
+  });
+});
+
 describe('tracefs mount point and CPU list', () => {
   it('finds tracefs in /proc/self/mounts, with octal escapes', () => {
     const mounts = [
@@ -417,6 +469,75 @@ describe('tracefs mount point and CPU list', () => {
     expect(api.tracefsFromMounts(mounts)).toBe('/mnt/my trace');
     expect(api.tracefsFromMounts('proc /proc proc rw 0 0\n')).toBe('');
     expect(api.tracefsFromMounts('')).toBe('');
+  });
+
+  // The tracepoint source's 'ready' reason (TracepointCore::Arm): which tracefs
+  // it reads, and why none, against real directories.
+  const mountLine = (dir: string) => `tracefs ${dir.replace(/ /g, '\\040')} tracefs rw,relatime 0 0\n`;
+  it('locates tracefs: the mounted one, else the first fallback with an events directory', () => {
+    const d = tempDir();
+    for (const n of ['mounted', 'fallback']) mkdirSync(join(d, n, 'events'), { recursive: true });
+    mkdirSync(join(d, 'empty'));
+    expect(api.locateTracefs(mountLine(join(d, 'mounted')), [join(d, 'fallback')])).toEqual({
+      root: join(d, 'mounted'),
+      reason: '',
+    });
+    expect(api.locateTracefs('proc /proc proc rw 0 0\n', [join(d, 'missing'), join(d, 'fallback')]).root).toBe(
+      join(d, 'fallback'),
+    );
+    // A tracefs mount without events/ (or gone) falls back too.
+    expect(api.locateTracefs(mountLine(join(d, 'empty')), [join(d, 'fallback')]).root).toBe(join(d, 'fallback'));
+  });
+
+  it('says "no tracefs mounted" only when there is none, and names a mount without events', () => {
+    const d = tempDir();
+    mkdirSync(join(d, 'empty'));
+    expect(api.locateTracefs('', [join(d, 'a'), join(d, 'b')])).toEqual({
+      root: '',
+      reason: 'tracepoint: no tracefs mounted',
+    });
+    expect(api.locateTracefs(mountLine(join(d, 'empty')), [join(d, 'a')])).toEqual({
+      root: '',
+      reason: `tracepoint: tracefs at ${join(d, 'empty')} has no events directory`,
+    });
+    // A path through a regular file: not there either.
+    writeFileSync(join(d, 'file'), 'x');
+    expect(api.locateTracefs('', [join(d, 'file')]).reason).toBe('tracepoint: no tracefs mounted');
+  });
+
+  it('reports a tracefs the reader may not search (mode 700, not root) as a permission, not as missing', () => {
+    // The guest's /sys/kernel/tracing is root-only (mode 700): an unprivileged
+    // watcher must hear why. Root bypasses modes, so as root the check runs in
+    // a child that drops to nobody (the addon copied where nobody can load it).
+    const d = publicTempDir();
+    const tracefs = join(d, 'tracing');
+    mkdirSync(join(tracefs, 'events'), { recursive: true });
+    const mounts = mountLine(tracefs);
+    const fallbacks = [join(d, 'missing')];
+    const expected = {
+      root: '',
+      reason: `tracepoint: ${tracefs}: Permission denied (needs root, or CAP_DAC_READ_SEARCH and CAP_PERFMON)`,
+    };
+    if (!isRoot) {
+      chmodSync(tracefs, 0o000);
+      try {
+        expect(api.locateTracefs(mounts, fallbacks)).toEqual(expected);
+      } finally {
+        chmodSync(tracefs, 0o755);
+      }
+      return;
+    }
+    chmodSync(tracefs, 0o700);
+    const addon = join(d, 'kernel_taint.node');
+    copyFileSync(join(ROOT, 'build/Release/kernel_taint.node'), addon);
+    const script = `const r = require(${JSON.stringify(addon)})._attribution.locateTracefs(${JSON.stringify(
+      mounts,
+    )}, ${JSON.stringify(fallbacks)}); process.stdout.write(JSON.stringify(r));`;
+    const child = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: d });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual(expected);
+    // The same directory is fine for root: the reason depends on the reader.
+    expect(api.locateTracefs(mounts, fallbacks)).toEqual({ root: tracefs, reason: '' });
   });
 
   it('parses the online CPU list', () => {

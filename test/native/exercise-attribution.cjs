@@ -77,6 +77,27 @@ for (let i = 0; i < 500; i++) {
 api.findSymbol(text, 'fn_77.cold');
 api.tracefsFromMounts('tracefs /a\\0 tracefs rw 0 0\ntracefs /b\\04 tracefs\n\\\\\\ \n');
 api.parseCpuList('0-3,5,-,7-,,9-8,99999999999');
+{
+  // Module sections with garbage addresses, and tracefs lookups of odd paths.
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kt-sections-ex-'));
+  for (let m = 0; m < 20; m++) {
+    const sec = path.join(dir, `m${m}`, 'sections');
+    fs.mkdirSync(sec, { recursive: true });
+    for (let s = 0; s < 10; s++) {
+      const junk = String.fromCharCode(...bytes(rnd() % 40).map((b) => (b % 95) + 32));
+      const v = s % 3 === 0 ? junk : `0x${(0xffffffffc0000000n + BigInt(rnd() % 0x100000)).toString(16)}`;
+      fs.writeFileSync(path.join(sec, `.s${s}`), v);
+    }
+  }
+  for (let i = 0; i < 200; i++) {
+    const name = api.nameFromSections(text, `0x${(0xffffffffbff00000n + BigInt(rnd() % 0x300000)).toString(16)}`, dir);
+    assert.equal(typeof name, 'string');
+    checks++;
+  }
+  assert.equal(api.locateTracefs('tracefs /nonexistent\\040x tracefs rw 0 0\n', [dir, '']).root, '');
+  fs.rmSync(dir, { recursive: true, force: true });
+}
 
 // The 'watchpoint' source on the watch thread, end to end on a child's
 // variable (uretprobe: this CI's hypervisor drops hardware-breakpoint traps):

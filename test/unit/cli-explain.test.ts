@@ -1,9 +1,13 @@
 // The CLI report and watch show each set bit's evidence: since when, why, by whom,
 // and say once what could not be seen. Fixture rings from real console logs.
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isSupported } from '../../lib/binding.js';
+import { main } from '../../lib/cli/index.js';
+import { waitFor } from '../helpers/events.js';
 import { ROOT } from '../helpers/reference.js';
 import { taintFile } from '../helpers/tmp.js';
 
@@ -73,5 +77,42 @@ describe('kernel-taint report: evidence', () => {
     expect(r.code).toBe(1);
     expect(r.err).toBe('');
     expect(r.out).toContain('kernel log not available: /nonexistent/kmsg does not exist');
+  });
+});
+
+describe.skipIf(!isSupported())('kernel-taint watch: evidence', () => {
+  it('prints cause and actor under the initial report and each change (--kmsg names the log)', async () => {
+    const path = taintFile('512\n');
+    const out: string[] = [];
+    const err: string[] = [];
+    const ac = new AbortController();
+    const run = main(
+      ['watch', '--path', path, '--profile', 'mainline', '--interval', '50', '--kmsg', fixture('trixie-7x.kmsg')],
+      {
+        out: (s) => out.push(s),
+        err: (s) => err.push(s),
+        isTTY: false,
+        env: { KERNEL_TAINT_ATTRIBUTION: 'off' },
+        stdin: async () => '',
+        signal: ac.signal,
+      },
+    );
+    try {
+      await waitFor(() => out.length > 0, 5000, 'initial line');
+      expect(out[0]).toMatch(
+        /initial: Tainted: \[W\]=WARN\n {2}W: WARN at arch\/x86\/kernel\/cpu\/bugs\.c:3736; actor \(udev-worker\), tid 728 \(the task that happened to be running; from the kernel log\)$/,
+      );
+      writeFileSync(path, `${0x1201}\n`); // + P O
+      await waitFor(() => out.length > 1, 5000, 'change line');
+      expect(out[1]).toMatch(/\+PO \(PROPRIETARY_MODULE, OOT_MODULE\) via (inotify|poll): .*\n {2}P: module kt_prop/);
+      expect(out[1]).toMatch(
+        /\n {2}P: module kt_prop.*licence 'Proprietary'; actor tid 112 \(the process that caused it; from the kernel log\)/,
+      );
+      expect(out[1]).toMatch(/\n {2}O: module kt_prop.*out of tree; actor tid 112 /);
+    } finally {
+      ac.abort();
+    }
+    expect(await run).toBe(0);
+    expect(err.join('\n')).not.toMatch(/error|at .*\.ts:/i);
   });
 });

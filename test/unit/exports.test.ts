@@ -79,4 +79,69 @@ describe('package entry points', () => {
     expect(cjs.net).toContain('NativeModule http');
     expect(esm.net).toContain('NativeModule http');
   });
+
+  // Issue #15: importing the core loads at most 40 kB of JS. The parser, the
+  // watcher, explainTaint, the kmsg decoders and the module list load on
+  // first use (lib/parts.ts), and `import` runs the same CommonJS files as
+  // `require` (dist/*.mjs wrap them), so a part's errors are the core's classes.
+  const CORE_JS_LIMIT = 40_000;
+  // The dist/ files a child has loaded (CommonJS cache; the ESM wrapper is added by the ESM probe).
+  const LOADED = `Object.keys(require('node:module')._cache).filter((f) => f.startsWith(${JSON.stringify(join(ROOT, 'dist'))}) && /\\.c?js$/.test(f)).map((f) => [f.slice(${join(ROOT, 'dist').length + 1}), require('node:fs').statSync(f).size])`;
+
+  it('importing the core and reading loads ≤ 40 kB of JS (require and import), and no part', () => {
+    const cjs: [string, number][] = node([
+      '-e',
+      `const k = require(${JSON.stringify(PKG.name)}); k.readTaint(); k.decodeTaint(1); k.formatTaint(1); console.log(JSON.stringify(${LOADED}))`,
+    ]);
+    const esm: [string, number][] = node([
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
+       const k = await import(${JSON.stringify(PKG.name)}); k.readTaint(); k.decodeTaint(1); k.formatTaint(1);
+       const own = require.resolve(${JSON.stringify(PKG.name)}).replace(/[.]cjs$/, '.mjs');
+       console.log(JSON.stringify([...${LOADED}, ['index.mjs', require('node:fs').statSync(own).size]]))`,
+    ]);
+    for (const loaded of [cjs, esm]) {
+      const names = loaded.map(([f]) => f);
+      expect(names).toContain('index.cjs');
+      for (const part of ['parse.cjs', 'watch.cjs', 'explain.cjs', 'kmsg-cause.cjs', 'modules.cjs']) {
+        expect(names).not.toContain(part);
+      }
+      const bytes = loaded.reduce((n, [, size]) => n + size, 0);
+      expect(bytes, `${JSON.stringify(loaded)}`).toBeGreaterThan(5_000);
+      expect(bytes, `${JSON.stringify(loaded)}`).toBeLessThanOrEqual(CORE_JS_LIMIT);
+    }
+    expect(esm.map(([f]) => f)).toContain('index.mjs');
+  });
+
+  it('a lazily loaded part loads on first use and throws the core classes, for import and require alike', () => {
+    const out = node([
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
+       const esm = await import(${JSON.stringify(PKG.name)}); const cjs = require(${JSON.stringify(PKG.name)});
+       const before = ${LOADED}.map(([f]) => f);
+       let err; try { esm.parseTaint('Tainted: G', { profile: 'no-such-profile' }); } catch (e) { err = e; }
+       const w = esm.watchTaint({ path: '/proc/sys/kernel/tainted', triggers: ['poll'], interval: 0 });
+       const watcher = { esm: w instanceof esm.TaintWatcher, cjs: w instanceof cjs.TaintWatcher, name: esm.TaintWatcher.name };
+       w.close();
+       class Mine extends cjs.TaintVerdict {}
+       console.log(JSON.stringify({ before, after: ${LOADED}.map(([f]) => f), code: err?.code,
+         esm: err instanceof esm.KernelTaintError, cjs: err instanceof cjs.KernelTaintError, same: esm.KernelTaintError === cjs.KernelTaintError,
+         parsed: esm.parseTaint('Tainted: G        W').letters, watcher, verdict: new Mine() instanceof esm.TaintVerdict }));`,
+    ]);
+    expect(out.before).not.toContain('parse.cjs');
+    expect(out.before).not.toContain('watch.cjs');
+    expect(out.after).toContain('parse.cjs');
+    expect(out.after).toContain('watch.cjs');
+    expect(out).toMatchObject({
+      code: 'ERR_KERNEL_TAINT_INVALID_ARG',
+      esm: true,
+      cjs: true,
+      same: true,
+      parsed: 'W',
+      watcher: { esm: true, cjs: true, name: 'TaintWatcher' },
+      verdict: true,
+    });
+  });
 });

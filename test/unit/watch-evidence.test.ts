@@ -1,36 +1,23 @@
-import { appendFileSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
 import { bits, moduleTree } from '../helpers/modules.js';
 import { tempDir } from '../helpers/tmp.js';
-
-// Every open of the watched log and every byte read from it.
-const io = vi.hoisted(() => ({ watch: '', opens: 0, bytes: 0, fds: new Set<number>() }));
-vi.mock('node:fs', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs')>();
-  const openSync = (...a: Parameters<typeof real.openSync>) => {
-    const fd = real.openSync(...a);
-    if (io.watch !== '' && String(a[0]) === io.watch) {
-      io.opens++;
-      io.fds.add(fd);
-    }
-    return fd;
-  };
-  const readSync = ((fd: number, ...rest: unknown[]) => {
-    const n = (real.readSync as (...x: unknown[]) => number)(fd, ...rest);
-    if (io.fds.has(fd)) io.bytes += n;
-    return n;
-  }) as typeof real.readSync;
-  const closeSync = (fd: number) => {
-    io.fds.delete(fd);
-    real.closeSync(fd);
-  };
-  const mocked = { ...real, openSync, readSync, closeSync };
-  return { ...mocked, default: mocked };
-});
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 
@@ -56,12 +43,6 @@ const tick = () => new Promise((r) => process.nextTick(r));
 let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-wev-');
-  io.opens = 0;
-  io.bytes = 0;
-  io.fds.clear();
-});
-afterEach(() => {
-  io.watch = '';
 });
 
 const modules = (entries: Record<string, string>) => moduleTree(tmp, entries);
@@ -174,11 +155,40 @@ describe('TaintChange.evidence', () => {
 });
 
 // The kernel log is read once at watcher start: the initial report's evidence and the tail's
-// position come from the same descriptor and the same read, and a later change reads only what
-// was logged since. Counted at the fs calls (the node:fs mock above).
-/** A watcher whose log opens and reads are counted. */
+// position come from the same descriptor and the same read. The log is a FIFO, whose bytes can be
+// read only once: a watcher that read it twice (once to explain, once to position its tail) would
+// have lost, in the first read, the records its later changes need.
+
+/**
+ * A FIFO holding `text`, with a writer end kept open by this process (the reader never sees EOF);
+ * `readers()` counts the other descriptors this process has open on it (the watcher's).
+ */
+function fifoLog(text: string): { path: string; write: (s: string) => void; readers: () => number; close: () => void } {
+  const path = join(tmp, 'kmsg.fifo');
+  execFileSync('mkfifo', [path]);
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  const write = (t: string) => {
+    const b = Buffer.from(t);
+    expect(writeSync(fd, b)).toBe(b.length); // within the 64 KiB pipe buffer
+  };
+  write(text);
+  return { path, write, readers: () => fdsOn(path) - 1, close: () => closeSync(fd) };
+}
+
+/** How many descriptors of this process are open on `path`. */
+function fdsOn(path: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
 function start(initial: number, log: string, ignoreInitial = false) {
-  io.watch = log;
   return watch(initial, {
     ignoreInitial,
     _kmsgPath: log,
@@ -187,61 +197,70 @@ function start(initial: number, log: string, ignoreInitial = false) {
 }
 
 describe('the kernel log is read once at watcher start', () => {
-  it('bits set before start: one open, each byte read once, evidence from that read', async () => {
-    // A ring of 3,000 ordinary records with the 6.1 taint records in the middle: the evidence is found
-    // half way, and the tail must still end up after the last record without reading anything twice.
+  it('bits set before start are explained from the read that also keeps the records later changes need', async () => {
+    // The 6.1 taint records between ordinary ones, then a soft lockup whose bit is not set yet.
     const real = readFileSync(fixture('bookworm-6.1.kmsg'), 'utf8').trimEnd().split('\n');
-    const before = Array.from({ length: 1500 }, (_, i) => `6,${i},${i},-;ordinary line ${i}`);
-    const after = Array.from({ length: 1500 }, (_, i) => `6,${i + 2000},${13_000_000 + i},-;ordinary line ${i}`);
-    const log = join(tmp, 'kmsg');
-    writeFileSync(log, `${[...before, ...real.slice(4), ...after].join('\n')}\n`);
-    const size = statSync(log).size;
-    const { b, w, changes } = await start(bits('P', 'W', 'O', 'E'), log);
-    expect(changes[0].evidence.map((e) => [e.flag.letter, e.source, e.sinceBoot])).toEqual([
-      ['P', 'kmsg', 11.003201],
-      ['W', 'kmsg', 12.041456],
-      ['O', 'kmsg', 11.002296],
-      ['E', 'kmsg', 11.006399],
-    ]);
-    expect(io.opens).toBe(1);
-    expect(io.bytes).toBe(size);
-    // A later change reads only what came since: the one new record.
-    const rec = '4,9000,20000000,-;Setting dangerous option foo - tainting kernel\n';
-    writeFileSync(log, rec, { flag: 'a' });
-    b.deliver('uevent', bits('P', 'W', 'O', 'E', 'U'), null);
-    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 20, cause: { kind: 'user-write' } });
-    expect(io.opens).toBe(1);
-    expect(io.bytes).toBe(size + rec.length);
-    await w.close();
-    expect(io.fds.size).toBe(0);
+    const before = Array.from({ length: 300 }, (_, i) => `6,${i},${i},-;ordinary line ${i}`);
+    const after = Array.from({ length: 300 }, (_, i) => `6,${i + 2000},${13_000_000 + i},-;ordinary line ${i}`);
+    const lockup = '0,2400,14000000,-;watchdog: BUG: soft lockup - CPU#19 stuck for 22s! [jbd2/pmem0-8:1002]';
+    const log = fifoLog(`${[...before, ...real.slice(4), ...after, lockup].join('\n')}\n`);
+    try {
+      const { b, w, changes } = await start(bits('P', 'W', 'O', 'E'), log.path);
+      expect(changes[0].evidence.map((e) => [e.flag.letter, e.source, e.sinceBoot])).toEqual([
+        ['P', 'kmsg', 11.003201],
+        ['W', 'kmsg', 12.041456],
+        ['O', 'kmsg', 11.002296],
+        ['E', 'kmsg', 11.006399],
+      ]);
+      expect(log.readers()).toBe(1);
+      // L is set now: its record was logged before the watcher started, after the ones the initial
+      // report needed; the one read kept it.
+      b.deliver('poll', bits('P', 'W', 'O', 'E', 'L'), null);
+      expect(changes[1].evidence[0]).toMatchObject({
+        source: 'kmsg',
+        sinceBoot: 14,
+        cause: { kind: 'soft-lockup' },
+        actor: { tid: 1002, comm: 'jbd2/pmem0-8' },
+      });
+      // A later change reads on from there: the one new record.
+      log.write('4,9000,20000000,-;Setting dangerous option foo - tainting kernel\n');
+      b.deliver('uevent', bits('P', 'W', 'O', 'E', 'L', 'U'), null);
+      expect(changes[2].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 20, cause: { kind: 'user-write' } });
+      expect(log.readers()).toBe(1);
+      await w.close();
+      expect(log.readers()).toBe(0);
+    } finally {
+      log.close();
+    }
   });
 
-  it('a clean kernel at start: the ring is still read once, to position the tail', async () => {
-    const log = join(tmp, 'kmsg');
-    writeFileSync(log, readFileSync(fixture('trixie-7x.kmsg')));
-    const size = statSync(log).size;
-    const { b, w, changes } = await start(0, log);
-    expect(changes[0].evidence).toEqual([]);
-    expect([io.opens, io.bytes]).toEqual([1, size]);
-    // The WARN is in the ring already: the change finds it in the records kept from that one read.
-    b.deliver('kmsg', bits('W'), null);
-    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
-    expect([io.opens, io.bytes]).toEqual([1, size]);
-    await w.close();
+  it('a clean kernel at start: the ring is still read, once, to position the tail', async () => {
+    const log = fifoLog(readFileSync(fixture('trixie-7x.kmsg'), 'utf8'));
+    try {
+      const { b, w, changes } = await start(0, log.path);
+      expect(changes[0].evidence).toEqual([]);
+      // The WARN is in the ring already: the change finds it in the records kept from that one read.
+      b.deliver('kmsg', bits('W'), null);
+      expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
+      await w.close();
+    } finally {
+      log.close();
+    }
   });
 
   it('ignoreInitial: the first change reads the ring once, from its start', async () => {
-    const log = join(tmp, 'kmsg');
-    writeFileSync(log, readFileSync(fixture('trixie-7x.kmsg')));
-    const size = statSync(log).size;
-    const { b, w, changes } = await start(0, log, true);
-    expect(changes).toEqual([]);
-    expect(io.opens).toBe(0);
-    b.deliver('kmsg', bits('W'), null);
-    expect(changes[0].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
-    b.deliver('uevent', bits('W', 'P'), null);
-    expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', cause: { module: { name: 'kt_prop' } } });
-    expect([io.opens, io.bytes]).toEqual([1, size]);
-    await w.close();
+    const log = fifoLog(readFileSync(fixture('trixie-7x.kmsg'), 'utf8'));
+    try {
+      const { b, w, changes } = await start(0, log.path, true);
+      expect(changes).toEqual([]);
+      expect(log.readers()).toBe(0);
+      b.deliver('kmsg', bits('W'), null);
+      expect(changes[0].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
+      b.deliver('uevent', bits('W', 'P'), null);
+      expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', cause: { module: { name: 'kt_prop' } } });
+      await w.close();
+    } finally {
+      log.close();
+    }
   });
 });
