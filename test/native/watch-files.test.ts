@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
 import {
   type TaintChange,
@@ -14,10 +14,10 @@ import {
   type WatchTaintOptions,
   watchTaint,
 } from '../../lib/watch.js';
+import { cleanupArtifacts, script } from '../helpers/bundle.js';
 import { nextEvent, settle, waitFor } from '../helpers/events.js';
 import { isRoot } from '../helpers/features.js';
 import { writeValue } from '../helpers/fs.js';
-import { ROOT } from '../helpers/reference.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const W = 1 << 9;
@@ -25,6 +25,8 @@ const O = 1 << 12;
 
 const watchers: TaintWatcher[] = [];
 let tmp: string;
+const artifacts: string[] = [];
+afterAll(() => cleanupArtifacts(artifacts));
 
 beforeEach(() => {
   tmp = tempDir('kt-native-');
@@ -150,15 +152,19 @@ describe.skipIf(!isSupported())("'ready' names triggers that could not be armed"
     expect(byTrigger.poll.message).toContain('interval is 0');
   });
 
-  it.runIf(isRoot)('kmsg unreadable for an unprivileged user: named with EPERM or EACCES', () => {
+  it.runIf(isRoot)('kmsg unreadable for an unprivileged user: named with EPERM or EACCES', async () => {
     const path = join(tmp, 'tainted');
     writeValue(path, 0);
     chmodSync(tmp, 0o755);
     chmodSync(path, 0o644);
-    const script = `const k=require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))});
-      const w=k.watchTaint({path:${JSON.stringify(path)},triggers:['kmsg','inotify'],interval:0,ignoreInitial:true});
-      w.on('ready',(t,i)=>{console.log(JSON.stringify({t,u:i.unarmed.map((u)=>[u.trigger,u.code])}));w.close()});`;
-    const r = spawnSync(process.execPath, ['-e', script], {
+    // The library from a world-readable temp package: the checkout may sit in a 0700 directory.
+    const file = await script(
+      'kmsg-unprivileged',
+      `const w=kt.watchTaint({path:${JSON.stringify(path)},triggers:['kmsg','inotify'],interval:0,ignoreInitial:true});
+      w.on('ready',(t,i)=>{console.log(JSON.stringify({t,u:i.unarmed.map((u)=>[u.trigger,u.code])}));w.close()});`,
+    );
+    artifacts.push(file);
+    const r = spawnSync(process.execPath, [file], {
       uid: 65534,
       gid: 65534,
       encoding: 'utf8',
