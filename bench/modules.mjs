@@ -14,6 +14,8 @@
 //      one read per loaded module).
 // Every change of cases 2 and 3 is checked to name the carrying module.
 // Environment: KT_BENCH_N (samples per case, default 1000), KT_BENCH_ROUND (default 50).
+// On a shared machine the tail is other tenants' scheduling: run it under `chrt -f 10` (root) to see
+// this code's p99 (BENCHMARKS.md records both).
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';

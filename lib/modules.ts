@@ -209,18 +209,23 @@ function readText(path: string): string {
   }
 }
 
-/** /proc/modules first (one read), else /sys/module. A test that names only a sysfs tree reads only that. */
+/**
+ * /proc/modules first (one read), else /sys/module. A test that names only one
+ * of them (a fake file or tree) reads only that, never the host's other one.
+ */
 function readRaw(opts: SourceOptions): RawModule[] {
   reads++;
-  const proc = opts._procModulesPath ?? (opts._sysModuleDir === undefined ? PROC_MODULES : null);
-  if (proc !== null) {
+  const test = opts._procModulesPath !== undefined || opts._sysModuleDir !== undefined;
+  const proc = test ? opts._procModulesPath : PROC_MODULES;
+  const sys = test ? opts._sysModuleDir : SYS_MODULE;
+  if (proc !== undefined) {
     try {
       return rawProcModules(readText(proc));
     } catch {
       // No /proc/modules (or not readable): try sysfs.
     }
   }
-  return fromSysfs(opts._sysModuleDir ?? SYS_MODULE) ?? [];
+  return (sys !== undefined ? fromSysfs(sys) : null) ?? [];
 }
 
 function listOf(table: ProfileTable, opts: SourceOptions): readonly ModuleTaint[] {

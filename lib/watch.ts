@@ -113,7 +113,12 @@ export interface TaintChange {
   /** The state before (clean for the initial report). */
   readonly previous: TaintState;
   readonly current: TaintState;
-  /** Exactly the bits in `current` and not in `previous`, filter applied; `[]` when bits only dropped. */
+  /**
+   * Exactly the bits in `current` and not in `previous`, filter applied; `[]` when bits only dropped.
+   * A module load sets its bits one store at a time (P, then O, then E): with the `'watchpoint'`
+   * trigger it may arrive as up to three changes (each with the loader as `actor`) when the watch
+   * thread reads between the stores; the union of their `added` is the module's letters.
+   */
   readonly added: readonly TaintFlag[];
   readonly trigger: ChangeTrigger;
   /** Modules that carry the added bits, and the added bits no module can carry. */

@@ -252,7 +252,9 @@ describe('README examples', () => {
       const r = run('journal.mjs', f, { JOURNAL: journal });
       try {
         await expect
-          .poll(() => existsSync(journal) && readFileSync(journal, 'utf8').includes('"letter":"O"'))
+          .poll(() => existsSync(journal) && readFileSync(journal, 'utf8').includes('"letter":"O"'), {
+            timeout: 10_000,
+          })
           .toBe(true);
         writeFileSync(f, '4608\n');
         await r.line(new RegExp(`^kernel tainted: \\[W\\] WARN via ${TRIGGER}$`), 'err');
@@ -306,6 +308,8 @@ describe('README examples', () => {
           return r.output[0].code;
         };
         const renderer = await bundle(join(EXAMPLES, 'electron/renderer.mjs'));
+        // kernel-taint/panel is browser-safe: nothing of Node in the page's bundle.
+        expect(renderer).not.toMatch(/\bnode:|createRequire/);
         writeFileSync(
           join(app, 'index.html'),
           `<!doctype html><html><head><title>app</title></head><body><div id="taint"></div><script type="module">${renderer}</script></body></html>\n`,
