@@ -1,5 +1,5 @@
 // The README's code blocks are files under test/examples/ (run by
-// test/integrations/readme-examples.test.ts) or excerpts of the deploy files
+// test/fleet/readme-examples.test.ts) or excerpts of the deploy files
 // they name: this fails when one drifts from its file, and proves the check
 // itself catches a changed, missing or unmarked block; and that the README's
 // error table lists every code lib/errors.ts declares.
