@@ -319,6 +319,20 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
     expect(scanKernelLog(d, () => false)).toMatchObject({ readable: false, records: 0 });
   });
 
+  it('a read error (EIO) is a limit naming it; a tail on such a log reports it and never throws', () => {
+    // /proc/self/mem opens, and its first read fails with EIO (nothing is mapped at address 0).
+    const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: '/proc/self/mem' });
+    expect(e.limits[0]).toBe('kernel log not readable: EIO on /proc/self/mem');
+    expect(e.bits[0].cause).toBeNull();
+    const tail = KmsgTail.open('/proc/self/mem')!;
+    try {
+      expect(tail.poll()).toMatchObject({ readable: false, records: 0, error: { code: 'EIO' } });
+      expect(tail.recent).toEqual([]);
+    } finally {
+      tail.close();
+    }
+  });
+
   it('continuation lines (" KEY=value") are neither records nor skipped garbage', () => {
     const file = join(tmp.dir, 'dict');
     writeFileSync(

@@ -148,6 +148,17 @@ describe('TaintChange.evidence', () => {
     await w.close();
   });
 
+  it('a log whose reads fail (EIO): no evidence from it, the kmsg line still explains, nothing throws', async () => {
+    const { b, w, changes } = await watch(0x200, { _kmsgPath: '/proc/self/mem', _sysModuleDir: modules({}) });
+    expect(changes[0].evidence[0]).toMatchObject({ source: 'watch', cause: null });
+    b.deliver('kmsg', 0x1200, 'kt_x: loading out-of-tree module taints kernel.');
+    expect(changes[1].evidence[0]).toMatchObject({
+      source: 'watch',
+      cause: { kind: 'module', module: { name: 'kt_x' } },
+    });
+    await w.close();
+  });
+
   it('a custom path without _kmsgPath never reads the running kernel log', async () => {
     const { w, changes } = await watch(0x200, { _sysModuleDir: modules({}) });
     expect(changes[0].evidence[0]).toMatchObject({ source: 'watch', cause: null, since: null });
