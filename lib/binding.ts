@@ -123,6 +123,8 @@ export interface NativeWatchStats {
   jsCalls: number;
   ueventMessages: number;
   ueventModuleAdds: number;
+  /** Module uevents (add and remove) plus socket overflows: the generation of the module list (lib/modules.ts). */
+  ueventModuleEvents: number;
   kmsgRecords: number;
   kmsgMatches: number;
   kmsgOverruns: number;

@@ -570,7 +570,7 @@ export function explainFlags(
 /**
  * Explains every set taint bit: when it was set, why, and by whom where the
  * kernel recorded it. Reads the taint value, the module list
- * (`/sys/module/<name>/taint`, else `/proc/modules`) and, where readable, the
+ * (`/proc/modules`, else `/sys/module/<name>/taint`) and, where readable, the
  * whole kernel log ring from its first record (`/dev/kmsg`, needs CAP_SYSLOG
  * or `dmesg_restrict=0`; non-blocking, at most 64 MiB). The first log record
  * that explains a bit wins (a bit is set once per boot). `limits` says in

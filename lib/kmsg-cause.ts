@@ -334,6 +334,15 @@ function moduleCause(text: string, tid: number | null): KmsgLineCause | null {
     if (!text.endsWith(m.tail)) continue;
     const name = modulePrefix(text, text.length - m.tail.length);
     if (name === null) continue;
+    if (m.flag === 'LIVEPATCH' && name === 'livepatch') {
+      // Older kernels print it from the livepatch core when a patch is enabled ("livepatch: " is the
+      // core's prefix, not a module): which patch module is not on this line.
+      return {
+        flags: [m.flag],
+        cause: { kind: 'module', line: cut(text) },
+        actor: tid === null ? null : task('process', tid, null),
+      };
+    }
     const module: NonNullable<TaintCause['module']> = { name, letters: '' };
     if (m.flag === 'OOT_MODULE') module.intree = false;
     if (m.flag === 'UNSIGNED_MODULE') module.signed = false;
@@ -449,12 +458,16 @@ export function kmsgLineCause(text: string, tid: number | null = null): KmsgLine
     return { flags: ['SOFTLOCKUP'], cause: { kind: 'soft-lockup', line: cut(text) }, actor };
   }
   // B: "BUG: Bad page state in process comm  pfn:1234", "BUG: Bad page map in process comm  pte:…"
-  for (const head of ['BUG: Bad page state in process ', 'BUG: Bad page map in process ']) {
+  // (two spaces before the field; copies with the whitespace collapsed have one).
+  for (const [head, field] of [
+    ['BUG: Bad page state in process ', ' pfn:'],
+    ['BUG: Bad page map in process ', ' pte:'],
+  ]) {
     const at = text.indexOf(head);
     if (at === -1) continue;
     const rest = text.slice(at + head.length);
-    const two = rest.indexOf('  ');
-    const comm = two === -1 ? rest : rest.slice(0, two);
+    const end = rest.lastIndexOf(field);
+    const comm = (end === -1 ? rest : rest.slice(0, end)).trimEnd();
     return {
       flags: ['BAD_PAGE'],
       cause: { kind: 'bad-page', line: cut(text) },

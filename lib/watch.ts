@@ -27,7 +27,7 @@ import { DEFAULT_WATCH_INTERVAL, WATCH_TRIGGERS } from './defaults.js';
 import { AbortError, fromNative, invalidArg, type TaintError } from './errors.js';
 import { changeEvidence, KMSG_PATH, KmsgTail } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
-import { attributeModules, type ChangeModules } from './modules.js';
+import { attributeModules, type ChangeModules, noteModuleBits, vouchForModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
 import { checkPath, TAINT_PATH } from './read.js';
 import type {
@@ -113,7 +113,12 @@ export interface TaintChange {
   /** The state before (clean for the initial report). */
   readonly previous: TaintState;
   readonly current: TaintState;
-  /** Exactly the bits in `current` and not in `previous`, filter applied; `[]` when bits only dropped. */
+  /**
+   * Exactly the bits in `current` and not in `previous`, filter applied; `[]` when bits only dropped.
+   * A module load sets its bits one store at a time (P, then O, then E): with the `'watchpoint'`
+   * trigger it may arrive as up to three changes (each with the loader as `actor`) when the watch
+   * thread reads between the stores; the union of their `added` is the module's letters.
+   */
   readonly added: readonly TaintFlag[];
   readonly trigger: ChangeTrigger;
   /** Modules that carry the added bits, and the added bits no module can carry. */
@@ -339,6 +344,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   readonly #ready: WatchReadyInfo;
   #error: Error | null = null;
   #closing: Promise<void> | undefined;
+  /** Stops this watcher's watch thread vouching for the cached module list (lib/modules.ts). */
+  #unvouch: (() => void) | null = null;
   readonly #onAbort = (): void => {
     void this.close();
   };
@@ -374,6 +381,11 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     this.#triggers = Object.freeze([...r.triggers]);
     this.#ready = readyInfo(cfg, r.triggers, r.unarmed ?? []);
     this.#current = stateOf(r.value, this.#table);
+    noteModuleBits(moduleBits(this.#current));
+    const stats = (binding as Partial<NativeBinding>).watchStats;
+    if (r.triggers.includes('uevent') && typeof stats === 'function') {
+      this.#unvouch = vouchForModules(() => stats.call(binding).ueventModuleEvents);
+    }
     if (cfg.persistent) this.ref();
     cfg.signal?.addEventListener('abort', this.#onAbort, { once: true });
     // After the caller attached its listeners. Native deliveries come through
@@ -454,6 +466,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
     this.#tail?.close();
     this.#tail = null;
+    this.#unvouch?.();
+    this.#unvouch = null;
     this.#closing = new Promise<void>((resolve) => {
       process.nextTick(() => {
         this.emit('close');
@@ -602,10 +616,18 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     const previous = this.#current;
     const current = stateOf(result, this.#table);
     this.#current = current;
+    noteModuleBits(moduleBits(current));
     if (!reported) return; // only bits outside the filter appeared
     const added = this.#addedFlags(previous.value, current);
     this.#emitChange(previous, current, trigger, added, causes?.kmsg?.line ?? null, causes);
   }
+}
+
+/** The bits of a value that module loads set (their change makes the module list stale). */
+function moduleBits(s: TaintState): number {
+  let bits = 0;
+  for (const f of s.flags) if (f.module) bits = (bits | (1 << f.bit)) >>> 0;
+  return bits;
 }
 
 /** What 'ready' says besides the armed triggers. */

@@ -53,11 +53,17 @@ function writeEsmWrappers() {
   for (const e of entries) {
     const exported = names[e].filter((n) => n !== '__esModule');
     if (exported.length === 0) throw new Error(`dist/${e}.cjs exports nothing`);
+    // kernel-taint/panel is browser-safe: a page's bundler resolves it, so its
+    // wrapper imports the .cjs (bundlers and Node both give module.exports as
+    // the default) instead of needing node:module.
+    const load =
+      e === 'panel'
+        ? `import m from './${e}.cjs';\n`
+        : `import { createRequire } from 'node:module';\nconst m = createRequire(import.meta.url)('./${e}.cjs');\n`;
     writeFileSync(
       join(dist, `${e}.mjs`),
       `// The ESM entry: dist/${e}.cjs re-exported (scripts/build-ts.mjs), one implementation for import and require.\n` +
-        `import { createRequire } from 'node:module';\n` +
-        `const m = createRequire(import.meta.url)('./${e}.cjs');\n` +
+        load +
         `export const { ${exported.join(', ')} } = m;\n`,
     );
     copyFileSync(join(dist, `${e}.d.cts`), join(dist, `${e}.d.mts`));

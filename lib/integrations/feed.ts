@@ -21,7 +21,7 @@ export interface PanelFeedOptions {
   baselineFile?: string;
   bootIdPath?: string;
   profile?: Profile;
-  /** Where the module list comes from (default `readModuleTaints`). */
+  /** Where the module list comes from, called for each snapshot (default `readModuleTaints`, cached once for the package). */
   readModules?: () => readonly ModuleLetters[];
   /** History entries kept (default 100). */
   historySize?: number;
@@ -34,8 +34,6 @@ export interface PanelFeedEvents {
   /** The source reported an error or recovered from one (the snapshot then says so). */
   snapshot: [snapshot: PanelSnapshot];
 }
-
-const MODULES_TTL_MS = 2000;
 
 /**
  * Converts a watcher change to a panel history entry (plain JSON).
@@ -85,12 +83,10 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
   readonly #limit: number;
   readonly #bootId: string | null;
   #history: PanelChange[] = [];
-  #modules: { at: number; list: readonly ModuleLetters[] } | null = null;
   readonly #health: SourceHealth;
   /** Evidence per bit, from the changes that added it (the initial report carries the log's). */
   readonly #evidence = new Map<number, PanelEvidence>();
   readonly #onChange = (c: SourceChange) => {
-    this.#modules = null;
     for (const e of c.evidence ?? []) this.#evidence.set(e.flag.bit, toPanelEvidence(e));
     const entry = toPanelChange(c);
     this.#history.unshift(entry);
@@ -122,18 +118,13 @@ export class TaintPanelFeed extends EventEmitter<PanelFeedEvents> {
     (opts.source as Partial<EventEmitter>).on?.('recover', this.#onErrorOrRecover);
   }
 
+  // No cache here: the default readModuleTaints() is the package's one cached list (lib/modules.ts).
   #moduleList(): readonly ModuleLetters[] {
-    const now = performance.now();
-    if (!this.#modules || now - this.#modules.at > MODULES_TTL_MS) {
-      let list: readonly ModuleLetters[] = [];
-      try {
-        list = this.#readModules();
-      } catch {
-        list = [];
-      }
-      this.#modules = { at: now, list };
+    try {
+      return this.#readModules();
+    } catch {
+      return [];
     }
-    return this.#modules.list;
   }
 
   /** The newest-first history. */

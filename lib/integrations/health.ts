@@ -73,7 +73,10 @@ export interface HealthCheckOptions {
   baselineFile?: string;
   /** Overrides /proc/sys/kernel/random/boot_id (tests). */
   bootIdPath?: string;
-  /** Where module letters come from, for `allow` rules with `modules` (default `readModuleTaints`). */
+  /**
+   * Where module letters come from, for `allow` rules with `modules`: called on each check that needs
+   * them (default `readModuleTaints`, whose one cached list is reused while nothing can have changed it).
+   */
   readModules?: () => readonly ModuleLetters[];
   /**
    * What a failed read makes the check (a source in error, or a direct read that throws):
@@ -94,7 +97,7 @@ export type HealthOnError = 'fail' | 'warn' | 'last';
 
 const ON_ERROR: readonly HealthOnError[] = ['fail', 'warn', 'last'];
 
-/** A reusable check: keeps its baseline and module cache between calls. */
+/** A reusable check: keeps its baseline between calls. */
 export interface TaintHealthCheck {
   /** Runs the check. */
   check(): HealthCheckResponse;
@@ -149,8 +152,6 @@ export function healthStatusCode(status: TaintStatus): 200 | 503 {
   return status === 'fail' ? 503 : 200;
 }
 
-const MODULES_TTL_MS = 1000;
-
 function usesModuleRules(policy: TaintPolicy | undefined): boolean {
   return (policy?.allow ?? []).some((r) => typeof r === 'object' && r.modules !== undefined);
 }
@@ -204,13 +205,8 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
   };
   const wantModules = usesModuleRules(policy);
   const readModules = opts.readModules ?? (() => readModuleTaints({ profile: opts.profile ?? 'auto' }));
-  let modulesCache: { at: number; list: readonly ModuleLetters[] } | null = null;
-  const modules = (): readonly ModuleLetters[] | undefined => {
-    if (!wantModules) return undefined;
-    const now = performance.now();
-    if (!modulesCache || now - modulesCache.at > MODULES_TTL_MS) modulesCache = { at: now, list: readModules() };
-    return modulesCache.list;
-  };
+  // The default list is cached once for the package (lib/modules.ts); a given readModules is called as is.
+  const modules = (): readonly ModuleLetters[] | undefined => (wantModules ? readModules() : undefined);
   // Take the 'start' baseline now, not at the first request.
   if (need === 'start' && baseline === null) {
     try {
@@ -321,7 +317,7 @@ export function createHealthCheck(opts: HealthCheckOptions = {}): TaintHealthChe
 /**
  * Runs a taint health check once and returns the draft-shaped body. For
  * handlers, create the check once with `createHealthCheck` (or pass options
- * to an adapter) so a `'start'` baseline and the module cache are kept.
+ * to an adapter) so a `'start'` baseline is kept.
  *
  * @example
  * const body = healthCheck({ path: '/proc/sys/kernel/tainted' });

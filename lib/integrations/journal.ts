@@ -590,7 +590,9 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     let modules: readonly ModuleTaint[] | null = info.modules ?? null;
     const dir = this.#opts._sysModuleDir ?? '/sys/module';
     if (modules === null && fresh.some((f) => f.module)) {
-      modules = readModuleTaints({ profile: state.profile, _sysModuleDir: dir });
+      // The package's one module list: /proc/modules first unless a test names a sysfs tree.
+      const src = this.#opts._sysModuleDir !== undefined ? { _sysModuleDir: dir } : {};
+      modules = readModuleTaints({ profile: state.profile, ...src });
     }
     const sigChecked = readSmall(`${dir}/module/parameters/sig_enforce`) !== null;
     const o = this.#opts;

@@ -334,14 +334,20 @@ void PerfSourceBase::Report(PerfReport r) {
   ++stats_.reports;
 }
 
-void PerfSourceBase::CheckCpus() {
+void PerfSourceBase::CheckCpus(const std::vector<int>& came) {
   std::vector<int> now = OnlineCpus();
-  if (now == online_) return;
+  if (now == online_ && came.empty()) return;
   for (PerfEvents* e : events()) {
     if (!e->open()) continue;
     std::vector<int> gone;
     for (auto& r : e->rings()) {
       if (r.cpu >= 0 && std::find(now.begin(), now.end(), r.cpu) == now.end()) gone.push_back(r.cpu);
+    }
+    // A CPU that went offline and came back between two drains looks
+    // unchanged in the online list, but the kernel removed its event at
+    // offline: open it again.
+    for (int c : came) {
+      if (std::find(now.begin(), now.end(), c) != now.end() && e->Has(c)) gone.push_back(c);
     }
     for (int c : gone) e->CloseCpu(c);  // closing removes it from the epoll set
     for (int c : now) {
@@ -379,9 +385,15 @@ bool PerfSourceBase::Drain() {
     if (n < 16) break;
   }
   bool news = DrainEvents();
+  for (int c : hung) {
+    // An event that hung up (its CPU went away) would make epoll spin: drop
+    // it; CheckCpus below (or at the CPU's online uevent) opens it again.
+    for (PerfEvents* e : events()) e->CloseCpu(c);
+  }
   if (hotplug) {
     char buf[8192];
     bool cpu = false;
+    std::vector<int> came;  // CPUs that came online: their old event (if any) died with them
     for (;;) {
       ssize_t n = recv(hotplug_.get(), buf, sizeof buf - 1, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
@@ -392,16 +404,20 @@ bool PerfSourceBase::Drain() {
       if (n <= 0) break;
       buf[n] = '\0';
       // "online@/devices/system/cpu/cpu1\0ACTION=online\0...SUBSYSTEM=cpu\0"
+      bool is_cpu = false, online = false;
+      int which = -1;
       for (ssize_t at = 0; at < n; at += static_cast<ssize_t>(std::strlen(buf + at)) + 1) {
-        if (std::strcmp(buf + at, "SUBSYSTEM=cpu") == 0) cpu = true;
+        const char* f = buf + at;
+        if (std::strcmp(f, "SUBSYSTEM=cpu") == 0) is_cpu = true;
+        if (std::strcmp(f, "ACTION=online") == 0) online = true;
+        if (std::strncmp(f, "DEVPATH=/devices/system/cpu/cpu", 31) == 0 && f[31] >= '0' && f[31] <= '9') {
+          which = static_cast<int>(std::strtol(f + 31, nullptr, 10));
+        }
       }
+      if (is_cpu) cpu = true;
+      if (is_cpu && online && which >= 0) came.push_back(which);
     }
-    if (cpu) CheckCpus();
-  }
-  for (int c : hung) {
-    // An event that hung up (its CPU went away) would make epoll spin: drop
-    // it; CheckCpus opens it again when the CPU comes back.
-    for (PerfEvents* e : events()) e->CloseCpu(c);
+    if (cpu) CheckCpus(came);
   }
   stats_.drain_ns += static_cast<uint64_t>(NowNs() - t0);
   return news;

@@ -131,7 +131,8 @@ class PerfSourceBase {
   void Symbolize(const std::vector<uint64_t>& chain, PerfReport* r, size_t max_frames);
   static void FillProcess(PerfReport* r);
   void Report(PerfReport r);
-  void CheckCpus();
+  // Re-opens the events after CPU hotplug; `came`: CPUs announced online since the last check.
+  void CheckCpus(const std::vector<int>& came);
 
   UniqueFd epoll_, hotplug_;
   std::vector<int> online_;

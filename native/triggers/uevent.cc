@@ -8,17 +8,24 @@
 
 namespace kt {
 
-bool UeventIsModuleAdd(const char* buf, size_t len) {
-  bool add = false;
-  bool module = false;
-  // NUL-separated "KEY=value" strings after the "action@devpath" header.
+namespace {
+// Scans the NUL-separated "KEY=value" strings after the "action@devpath" header.
+void ScanUevent(const char* buf, size_t len, bool* add, bool* module) {
+  *add = false;
+  *module = false;
   for (size_t i = 0; i < len;) {
     const char* s = buf + i;
     size_t n = strnlen(s, len - i);
-    if (n == 10 && std::memcmp(s, "ACTION=add", 10) == 0) add = true;
-    if (n == 16 && std::memcmp(s, "SUBSYSTEM=module", 16) == 0) module = true;
+    if (n == 10 && std::memcmp(s, "ACTION=add", 10) == 0) *add = true;
+    if (n == 16 && std::memcmp(s, "SUBSYSTEM=module", 16) == 0) *module = true;
     i += n + 1;
   }
+}
+}  // namespace
+
+bool UeventIsModuleAdd(const char* buf, size_t len) {
+  bool add, module;
+  ScanUevent(buf, len, &add, &module);
   return add && module;
 }
 
@@ -60,6 +67,7 @@ bool UeventTrigger::OnReadable(size_t /*slot*/) {
     if (n < 0) {
       if (errno == ENOBUFS) {  // the socket buffer overflowed; the next recv works
         reread = true;
+        ++module_events_;  // a module event may be among the lost ones
         continue;
       }
       return reread;  // EAGAIN: drained
@@ -69,13 +77,17 @@ bool UeventTrigger::OnReadable(size_t /*slot*/) {
     ++messages_;
     reread = true;
     size_t len = static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf;
-    if (UeventIsModuleAdd(buf, len)) ++module_adds_;
+    bool add, module;
+    ScanUevent(buf, len, &add, &module);
+    if (module) ++module_events_;
+    if (add && module) ++module_adds_;
   }
 }
 
 void UeventTrigger::Stats(std::vector<std::pair<const char*, uint64_t>>* out) const {
   out->emplace_back("ueventMessages", messages_);
   out->emplace_back("ueventModuleAdds", module_adds_);
+  out->emplace_back("ueventModuleEvents", module_events_);
 }
 
 }  // namespace kt

@@ -34,7 +34,10 @@ class UeventTrigger final : public EpollSource {
 
  private:
   UniqueFd fd_;
-  uint64_t messages_ = 0, module_adds_ = 0;
+  // module_events_: module add/remove uevents plus overflows (events maybe
+  // lost). JS reads it through watchStats() as the generation of the module
+  // list: lib/modules.ts re-reads the list when it moved.
+  uint64_t messages_ = 0, module_adds_ = 0, module_events_ = 0;
 };
 
 }  // namespace kt

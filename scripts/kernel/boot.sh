@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot a kernel + initramfs under QEMU (TCG, no KVM needed) and capture its output.
 #
-# Usage: scripts/kernel/boot.sh [-o OUTDIR] [-t TIMEOUT_S] [-m MEM_MB] KERNEL INITRD [EXTRA_CMDLINE...]
+# Usage: scripts/kernel/boot.sh [-o OUTDIR] [-t TIMEOUT_S] [-m MEM_MB] [-c CPUS] KERNEL INITRD [EXTRA_CMDLINE...]
 #   e.g. scripts/kernel/boot.sh .cache/kernels/trixie/vmlinuz .cache/kernels/initramfs/shell.cpio.gz \
 #          kt.run=shell kt.values=0,32,36
 #
@@ -14,12 +14,14 @@ set -euo pipefail
 outdir=
 timeout_s=${KT_BOOT_TIMEOUT:-120}
 mem=${KT_GUEST_MEM:-1024}
+smp=1
 verbose=0
-while getopts 'o:t:m:v' opt; do
+while getopts 'o:t:m:c:v' opt; do
 	case $opt in
 	o) outdir=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	m) mem=$OPTARG ;;
+	c) smp=$OPTARG ;;
 	v) verbose=1 ;;
 	*) exit 2 ;;
 	esac
@@ -45,13 +47,13 @@ cmdline="console=ttyS0 panic=-1 quiet $*"
 start=$(date +%s%N)
 set +e
 if ((verbose)); then
-	timeout -k 5 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 1 \
+	timeout -k 5 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp" \
 		-nodefaults -no-user-config -nographic -no-reboot \
 		-serial stdio -serial "file:$outdir/kt.log" \
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" </dev/null 2>&1 | tee "$outdir/console.log"
 	rc=${PIPESTATUS[0]}
 else
-	timeout -k 5 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 1 \
+	timeout -k 5 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp" \
 		-nodefaults -no-user-config -nographic -no-reboot \
 		-serial stdio -serial "file:$outdir/kt.log" \
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" </dev/null >"$outdir/console.log" 2>&1

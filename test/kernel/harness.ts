@@ -220,6 +220,8 @@ export interface Boot {
   initrd: 'shell' | 'full';
   cmdline: string[];
   timeoutS: number;
+  /** Virtual CPUs (QEMU -smp), 1 unless a test needs more (CPU hotplug). */
+  smp?: number;
 }
 
 export interface BootResult extends Boot {
@@ -246,7 +248,11 @@ export function bootOnce(b: Boot, outdir: string): Promise<BootResult> {
   return new Promise((res, rej) => {
     const p = spawn(
       'bash',
-      [join(SCRIPTS, 'boot.sh'), '-o', outdir, '-t', String(b.timeoutS), kernel, initrd, ...b.cmdline],
+      [
+        join(SCRIPTS, 'boot.sh'),
+        ...['-o', outdir, '-t', String(b.timeoutS), '-c', String(b.smp ?? 1)],
+        ...[kernel, initrd, ...b.cmdline],
+      ],
       { cwd: REPO, stdio: ['ignore', 'ignore', 'ignore'] },
     );
     p.on('error', rej);

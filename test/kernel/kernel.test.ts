@@ -197,6 +197,9 @@ function plan(series: Series): Boot[] {
   // an unprivileged user, cleanup (guest/attrib.mjs). Its own boot: taint bits are set once.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
     boots.push({ series, label: 'attrib', initrd: 'full', cmdline: ['kt.run=attrib'], timeoutS: 480 });
+  // CPU hotplug re-arm of the watchpoint (guest/hotplug.mjs): two vCPUs, cpu1 offline and back.
+  if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
+    boots.push({ series, label: 'hotplug', initrd: 'full', cmdline: ['kt.run=hotplug'], timeoutS: 300, smp: 2 });
   if (isSweep(series)) {
     // One chain (the first, with the longest lines) unless asked for every oracle value.
     const sweep = process.env.KT_SWEEP_FULL === '1' ? chains : chains.slice(0, 1);
@@ -348,6 +351,51 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
     if (b.label === 'attrib') {
       evaluateAttrib(recs);
       latencyRows(recs);
+    }
+    if (b.label === 'hotplug') evaluateHotplug(recs);
+  }
+
+  // ---- CPU hotplug (guest/hotplug.mjs) ----------------------------------------------------------
+  function evaluateHotplug(recs: KtRecord[]) {
+    const ready = recs.find((r) => r.t === 'hp-ready');
+    add(
+      'attrib-hotplug',
+      'hotplug guest ran to the end with two CPUs',
+      !!ready &&
+        ready.online === '0-1' &&
+        ready.cpu1 &&
+        recs.some((r) => r.t === 'hp-done') &&
+        !recs.some((r) => r.t === 'node-error'),
+      recs.filter((r) => r.t === 'hp-ready' || r.t === 'node-error'),
+    );
+    const armed = (ready?.ready?.[1]?.attribution ?? []).find((x: KtRecord) => x?.source === 'watchpoint');
+    add('attrib-hotplug', 'watchpoint armed', armed?.armed === true, armed ?? null);
+    const cycle = recs.find((r) => r.t === 'hp-cycle');
+    add(
+      'attrib-hotplug',
+      'cpu1 went offline and came back',
+      cycle?.offline === '0' && cycle?.online === '0-1',
+      cycle ?? null,
+    );
+    add(
+      'attrib-hotplug',
+      'the watchpoint re-opened cpu1 when it came back',
+      typeof cycle?.rearmsAfter === 'number' && cycle.rearmsAfter > (cycle.rearmsBefore ?? 0),
+      cycle ?? null,
+    );
+    for (const phase of ['before', 'after']) {
+      const w = recs.find((r) => r.t === 'hp-write' && r.phase === phase);
+      const c = (w?.changes ?? [])[0];
+      add(
+        'attrib-hotplug',
+        `write pinned to cpu1 ${phase} the offline/online cycle: trigger 'watchpoint', cpu 1, actor the child`,
+        w?.status === 0 &&
+          c?.trigger === 'watchpoint' &&
+          c?.cpu === 1 &&
+          c?.actor?.pid === w?.pid &&
+          c?.actor?.comm === 'sh',
+        w ?? null,
+      );
     }
   }
 
@@ -1049,6 +1097,7 @@ if (!optedOut && cannotRun === null && selected.length > 0)
         it('explainTaint() in a fresh process: each bit its cause, since within 2 s', cat('attrib-explain'));
         it('unprivileged with dmesg_restrict=1: works without perf, says why, never throws', cat('attrib-unpriv'));
         it('close() leaves no perf fds, kprobe_events and tracefs instances unchanged', cat('attrib-close'));
+        it('CPU hotplug (-smp 2): cpu1 offline and back, a write pinned to cpu1 is still seen', cat('attrib-hotplug'));
       });
       it('the package inside the guest agrees with the live kernel', (ctx) => {
         gate(ctx);

@@ -264,6 +264,50 @@ const CASES: Array<[string, string, string[], Record<string, unknown>]> = [
   ],
 ];
 
+describe('kmsgLineCause: real kernel output (test/fixtures/kmsg/real-lines.tsv)', () => {
+  const rows = readFileSync(fixture('real-lines.tsv'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'));
+  it('the fixture has a real line for each kind of taint line', () => {
+    expect(new Set(rows.map((r) => r[1]))).toEqual(
+      new Set([
+        'CRAP',
+        'USER',
+        'BAD_PAGE',
+        'TEST',
+        'LIVEPATCH',
+        'UNSIGNED_MODULE',
+        'OOT_MODULE',
+        'PROPRIETARY_MODULE',
+        'SOFTLOCKUP',
+        'WARN',
+      ]),
+    );
+  });
+  for (const [source, flag, kind, subject, line] of rows) {
+    it(`${flag}: ${line.slice(0, 60)} (${source})`, () => {
+      const c = kmsgLineCause(line);
+      expect(c, line).not.toBeNull();
+      expect(c!.flags).toEqual([flag]);
+      expect(c!.cause.kind).toBe(kind);
+      expect(c!.cause.line).toBe(line);
+      // The subject: the module it names, the site, or the task (comm, or comm:tid) it names.
+      const a = c!.actor;
+      const got =
+        kind === 'module'
+          ? c!.cause.module?.name
+          : kind === 'soft-lockup'
+            ? `${a?.comm}:${a?.tid}`
+            : kind === 'bad-page'
+              ? a?.comm
+              : c!.cause.site;
+      expect(got).toBe(subject);
+    });
+  }
+});
+
 describe('kmsgLineCause: every line of attribution.md §5', () => {
   for (const [name, line, flags, cause] of CASES) {
     it(name, () => {
@@ -319,6 +363,14 @@ describe('kmsgLineCause: every line of attribution.md §5', () => {
       comm: null,
       via: 'kmsg',
     });
+  });
+
+  it("the livepatch core's own line (older kernels) names no module", () => {
+    // kernel/livepatch/core.c: pr_notice_once("tainting kernel with TAINT_LIVEPATCH\n") with the
+    // "livepatch: " prefix of the core.
+    const c = kmsgLineCause('livepatch: tainting kernel with TAINT_LIVEPATCH')!;
+    expect(c.flags).toEqual(['LIVEPATCH']);
+    expect(c.cause).toEqual({ kind: 'module', line: 'livepatch: tainting kernel with TAINT_LIVEPATCH' });
   });
 
   it('lines that explain nothing', () => {

@@ -1,10 +1,21 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { decodeTaint } from '../../lib/decode.js';
 import { profileTable } from '../../lib/flags.js';
-import { attributeModules, parseProcModules, readModuleTaints } from '../../lib/modules.js';
+import {
+  attributeModules,
+  moduleListReads,
+  noteModuleBits,
+  parseProcModules,
+  readModuleTaints,
+  vouchForModules,
+} from '../../lib/modules.js';
 import { tempDir } from '../helpers/fs.js';
+import { bits } from '../helpers/modules.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/proc-modules/${name}`, import.meta.url));
 
 // Real /proc/modules lines (taint letters in parentheses at the end).
 const PROC_MODULES = `kt_warn 16384 0 - Live 0x0000000000000000 (O)
@@ -52,6 +63,20 @@ describe('readModuleTaints', () => {
     ]);
   });
 
+  it('prefers /proc/modules (one read) over /sys/module when both exist', () => {
+    const proc = join(tmp.dir, 'modules');
+    writeFileSync(proc, PROC_MODULES);
+    const sys = sysModuleTree({ only_in_sysfs: 'O\n' });
+    const got = readModuleTaints({ _sysModuleDir: sys, _procModulesPath: proc, profile: 'mainline' });
+    expect(got.map((m) => m.name)).toEqual(['kt_prop', 'kt_warn', 'nvidia_uvm']);
+  });
+
+  it('falls back to /sys/module when /proc/modules is missing', () => {
+    const sys = sysModuleTree({ only_in_sysfs: 'O\n' });
+    const got = readModuleTaints({ _sysModuleDir: sys, _procModulesPath: join(tmp.dir, 'none'), profile: 'mainline' });
+    expect(got.map((m) => [m.name, m.letters])).toEqual([['only_in_sysfs', 'O']]);
+  });
+
   it('falls back to /proc/modules when /sys/module is missing', () => {
     const proc = join(tmp.dir, 'modules');
     writeFileSync(proc, PROC_MODULES);
@@ -73,6 +98,135 @@ describe('readModuleTaints', () => {
     expect(
       parseProcModules('garbage\n(POE)\nx 1 0 - Live 0x0 (OX)\n', t).map((m) => m.flags.map((f) => f.letter)),
     ).toEqual([['O', 'X']]);
+  });
+});
+
+describe('/proc/modules format (kernel/module/procfs.c m_show, module_flags)', () => {
+  const t = profileTable('mainline');
+  const expected = [
+    ['hello', 'POE', ['PROPRIETARY_MODULE', 'OOT_MODULE', 'UNSIGNED_MODULE']],
+    ['kt_going', 'POE', ['PROPRIETARY_MODULE', 'OOT_MODULE', 'UNSIGNED_MODULE']],
+    ['kt_loading', 'OE', ['OOT_MODULE', 'UNSIGNED_MODULE']],
+    ['vboxdrv', 'OE', ['OOT_MODULE', 'UNSIGNED_MODULE']],
+  ];
+  const rows = (text: string) => parseProcModules(text, t).map((m) => [m.name, m.letters, m.flags.map((f) => f.name)]);
+
+  it('root: Loading (+) and Unloading (-) marks are not letters; clean and [permanent] lines are handled', () => {
+    expect(rows(readFileSync(fixture('root.txt'), 'utf8'))).toEqual(expected);
+  });
+
+  it('unprivileged (0x0000000000000000 addresses) reads the same', () => {
+    expect(rows(readFileSync(fixture('unprivileged.txt'), 'utf8'))).toEqual(expected);
+  });
+
+  it('a kernel without CONFIG_MODULE_UNLOAD (" - -" refcount and deps)', () => {
+    expect(rows(readFileSync(fixture('no-unload.txt'), 'utf8')).map((r) => [r[0], r[1]])).toEqual([
+      ['hello', 'OE'],
+      ['kt_stage', 'C'],
+    ]);
+  });
+
+  it('the recorded 6.1 line (real-kernels.md) and CRLF/trailing blanks', () => {
+    expect(rows('hello 16384 0 - Live 0xffffffffc02e4000 (OE)\r\nx 1 0 - Live 0x0 (O)  \n')).toEqual([
+      ['hello', 'OE', ['OOT_MODULE', 'UNSIGNED_MODULE']],
+      ['x', 'O', ['OOT_MODULE']],
+    ]);
+  });
+
+  it('adversarial text: no crash, nothing invented, linear on a huge input', () => {
+    expect(rows('(O)\n ()\nx (+)\ny 1 0 - Live 0x0 (o)\nz 1 0 - Live 0x0 (O\n\0\n')).toEqual([]);
+    const huge = `${'m 1 0 - Live 0x0\n'.repeat(200_000)}last 1 0 - Live 0x0 (P)\n${'('.repeat(100_000)}`;
+    const t0 = performance.now();
+    expect(rows(huge).map((r) => r[0])).toEqual(['last']);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
+
+describe('the one module-list cache', () => {
+  // A fake /proc/modules with n modules, `tainting` of them with letters.
+  function procModules(n: number, tainting: Record<string, string>): string {
+    const file = join(tmp.dir, 'proc-modules');
+    const lines = Array.from({ length: n }, (_, i) => `mod${i} 16384 0 - Live 0x0000000000000000`);
+    for (const [name, letters] of Object.entries(tainting)) {
+      lines.push(`${name} 16384 0 - Live 0x0000000000000000 (${letters})`);
+    }
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('one read per synchronous turn without a watcher; every later turn reads again', async () => {
+    const path = procModules(5, { a: 'O' });
+    const r0 = moduleListReads();
+    readModuleTaints({ _procModulesPath: path, profile: 'mainline' });
+    readModuleTaints({ _procModulesPath: path, profile: 'mainline' });
+    attributeModules(decodeTaint(bits('O')).flags, 'mainline', { _procModulesPath: path });
+    expect(moduleListReads() - r0).toBe(1);
+    await turn();
+    procModules(5, { a: 'O', b: 'P' });
+    expect(readModuleTaints({ _procModulesPath: path, profile: 'mainline' }).map((m) => m.name)).toEqual(['a', 'b']);
+    expect(moduleListReads() - r0).toBe(2);
+  });
+
+  it('reads a /proc/modules larger than its buffer whole (5,000 modules, ~300 kB)', () => {
+    const path = procModules(5000, { zz_last: 'PO' });
+    expect(readModuleTaints({ _procModulesPath: path, profile: 'mainline' }).map((m) => m.name)).toEqual(['zz_last']);
+  });
+
+  it('returns a copy: a caller that mutates the array does not change the cached list', () => {
+    const path = procModules(1, { a: 'O', b: 'P' });
+    const first = readModuleTaints({ _procModulesPath: path, profile: 'mainline' });
+    first.length = 0;
+    expect(readModuleTaints({ _procModulesPath: path, profile: 'mainline' })).toHaveLength(2);
+  });
+
+  it('a vouching uevent count keeps the list across turns until it moves, up to 1 s', async () => {
+    let events = 7;
+    const unvouch = vouchForModules(() => events);
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const path = procModules(3, { a: 'O' });
+      const r0 = moduleListReads();
+      readModuleTaints({ _procModulesPath: path });
+      await turn();
+      procModules(3, { a: 'O', b: 'P' }); // no uevent: the kernel did not announce it
+      expect(readModuleTaints({ _procModulesPath: path }).map((m) => m.name)).toEqual(['a']);
+      expect(moduleListReads() - r0).toBe(1);
+      events++; // a module add/remove uevent
+      await turn();
+      expect(readModuleTaints({ _procModulesPath: path }).map((m) => m.name)).toEqual(['a', 'b']);
+      expect(moduleListReads() - r0).toBe(2);
+      procModules(3, { c: 'E' });
+      await turn();
+      vi.advanceTimersByTime(999);
+      expect(readModuleTaints({ _procModulesPath: path }).map((m) => m.name)).toEqual(['a', 'b']);
+      vi.advanceTimersByTime(2);
+      expect(readModuleTaints({ _procModulesPath: path }).map((m) => m.name)).toEqual(['c']);
+      expect(moduleListReads() - r0).toBe(3);
+    } finally {
+      vi.useRealTimers();
+      unvouch();
+    }
+  });
+
+  it('a change of the module bits of the taint value drops the list, the same bits again do not', async () => {
+    const events = 0;
+    const unvouch = vouchForModules(() => events);
+    try {
+      const path = procModules(3, { a: 'O' });
+      noteModuleBits(0);
+      const r0 = moduleListReads();
+      readModuleTaints({ _procModulesPath: path });
+      noteModuleBits(0);
+      await turn();
+      readModuleTaints({ _procModulesPath: path });
+      expect(moduleListReads() - r0).toBe(1);
+      noteModuleBits(bits('O'));
+      readModuleTaints({ _procModulesPath: path });
+      expect(moduleListReads() - r0).toBe(2);
+    } finally {
+      unvouch();
+    }
   });
 });
 

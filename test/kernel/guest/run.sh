@@ -1,6 +1,7 @@
 #!/bin/sh
 # Guest test driver: runs the steps named by kt.run=step[,step...] on the kernel command line
-# (shell = taint.sh, modules = modules.sh, node = guest.mjs, attrib = attrib.mjs). Default: shell.
+# (shell = taint.sh, modules = modules.sh, node = guest.mjs, attrib = attrib.mjs, hotplug = hotplug.mjs).
+# Default: shell.
 . /test/lib.sh
 
 # Open the KT channel: prefer the second serial port (host: -serial file:...).
@@ -20,9 +21,10 @@ for step in $(echo "$run" | tr ',' ' '); do
 	case $step in
 	shell) sh /test/taint.sh ;;
 	modules) sh /test/modules.sh ;;
-	node | attrib)
+	node | attrib | hotplug)
 		script=/test/guest.mjs
 		[ "$step" = attrib ] && script=/test/attrib.mjs
+		[ "$step" = hotplug ] && script=/test/hotplug.mjs
 		if [ -x /bin/node ]; then
 			# node opens $KT_OUT itself; one writeSync per record.
 			node "$script" 3>&-
