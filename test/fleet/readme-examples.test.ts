@@ -261,6 +261,8 @@ describe('README examples', () => {
       } finally {
         await r.stop();
       }
+      // The start record (O) was written before openTaintJournal returned: the listener saw only W.
+      expect(r.err.filter((l) => l.startsWith('kernel tainted'))).toHaveLength(1);
       const records = readFileSync(journal, 'utf8')
         .trim()
         .split('\n')

@@ -1,7 +1,8 @@
 // The README's code blocks are files under test/examples/ (run by
-// test/integrations/readme-examples.test.ts) or excerpts of the deploy files
+// test/fleet/readme-examples.test.ts) or excerpts of the deploy files
 // they name: this fails when one drifts from its file, and proves the check
-// itself catches a changed, missing or unmarked block.
+// itself catches a changed, missing or unmarked block; and that the README's
+// error table lists every code lib/errors.ts declares.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,5 +56,13 @@ describe('README and CONTRIBUTING code blocks', () => {
     expect(checkDoc('README.md', excerpt)).toEqual([
       expect.stringMatching(/not an excerpt of deploy\/prometheus\/prometheus\.yml/),
     ]);
+  });
+
+  it('lists every error code the package throws (lib/errors.ts)', () => {
+    const union = /export type KernelTaintErrorCode =([^;]+);/.exec(readFileSync(join(ROOT, 'lib/errors.ts'), 'utf8'));
+    const codes = [...(union?.[1] ?? '').matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]);
+    expect(codes.length).toBeGreaterThanOrEqual(10);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const code of codes) expect(readme, code).toContain(`| \`${code}\` |`);
   });
 });
