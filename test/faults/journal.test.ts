@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { linkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { until } from '../helpers/events.js';
 import { tempDir } from '../helpers/tmp.js';
 import { canUnshare, DIST, isRoot, runNode } from './helpers.js';
 
@@ -105,8 +106,10 @@ describe.skipIf(!pidNs)('journal: two writers from two PID namespaces', () => {
     a.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
     });
-    const t0 = Date.now();
-    while (!out.includes('ready') && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+    await until(() => out.includes('ready'), 15_000, "the holder's ready line", {
+      every: 50,
+      details: () => `stdout: ${out}`,
+    });
     expect(out).toMatch(/ready 1\b/); // pid 1 in its namespace: a pid file alone could not tell the two apart
     const hard = join(dir, 'hard.jsonl');
     linkSync(file, hard);

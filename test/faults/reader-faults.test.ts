@@ -13,21 +13,21 @@ import { isSupported } from '../../lib/binding.js';
 import { readTaint, readTaintValue } from '../../lib/read.js';
 import { type TaintChange, type TaintWatcher, watchTaint } from '../../lib/watch.js';
 import { nextEvent, settle, waitFor } from '../helpers/events.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
+import { writeValue } from '../helpers/fs.js';
 import { ROOT } from '../helpers/reference.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const W = 1 << 9;
 const DIST = join(ROOT, 'dist/index.cjs');
 const CLI = join(ROOT, 'bin/kernel-taint.cjs');
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 const watchers: TaintWatcher[] = [];
 beforeEach(() => {
   tmp = tempDir('kt-faults-');
 });
 afterEach(async () => {
   await Promise.all(watchers.splice(0).map((w) => w.close()));
-  tmp.cleanup();
 });
 
 function mkfifo(path: string): void {
@@ -53,7 +53,7 @@ const errorJson = 'const j=(e)=>({code:e.code,fileType:e.fileType,path:e.path,sy
 
 describe.skipIf(!isSupported())('not a regular file: refused at once with ERR_KERNEL_TAINT_NOT_A_FILE', () => {
   it('a FIFO: readTaintValue, readTaint and watchTaint return at once (they used to block forever)', () => {
-    const fifo = join(tmp.dir, 'fifo');
+    const fifo = join(tmp, 'fifo');
     mkfifo(fifo);
     const { out, ms } = child(
       `${errorJson}const r={};for(const [n,f] of [['value',()=>k.readTaintValue({path:${JSON.stringify(fifo)}})],['taint',()=>k.readTaint({path:${JSON.stringify(fifo)}})],['watch',()=>k.watchTaint({path:${JSON.stringify(fifo)}})]]){try{f();r[n]='no error'}catch(e){r[n]=j(e)}}console.log(JSON.stringify(r))`,
@@ -70,7 +70,7 @@ describe.skipIf(!isSupported())('not a regular file: refused at once with ERR_KE
   });
 
   it('a socket and character devices', async () => {
-    const sock = join(tmp.dir, 'sock');
+    const sock = join(tmp, 'sock');
     const server = createServer();
     await new Promise<void>((r) => server.listen(sock, r));
     try {
@@ -88,18 +88,18 @@ describe.skipIf(!isSupported())('not a regular file: refused at once with ERR_KE
   });
 
   it('a symlink to a FIFO is refused the same way', () => {
-    const fifo = join(tmp.dir, 'fifo');
+    const fifo = join(tmp, 'fifo');
     mkfifo(fifo);
-    symlinkSync(fifo, join(tmp.dir, 'link'));
+    symlinkSync(fifo, join(tmp, 'link'));
     const { out } = child(
-      `${errorJson}try{k.readTaintValue({path:${JSON.stringify(join(tmp.dir, 'link'))}});console.log('"read"')}catch(e){console.log(JSON.stringify(j(e)))}`,
+      `${errorJson}try{k.readTaintValue({path:${JSON.stringify(join(tmp, 'link'))}});console.log('"read"')}catch(e){console.log(JSON.stringify(j(e)))}`,
     );
     expect(out).toMatchObject({ code: 'ERR_KERNEL_TAINT_NOT_A_FILE', fileType: 'fifo' });
   });
 
   it('a watched file replaced by a FIFO: an error, other watchers go on, close() and exit do not deadlock', () => {
-    const a = join(tmp.dir, 'a');
-    const b = join(tmp.dir, 'b');
+    const a = join(tmp, 'a');
+    const b = join(tmp, 'b');
     writeValue(a, 0);
     writeValue(b, 0);
     const script = `${errorJson}
@@ -125,23 +125,23 @@ describe.skipIf(!isSupported())('not a regular file: refused at once with ERR_KE
 
 describe.skipIf(!isSupported())('symlinks and vanishing directories', () => {
   it('a retargeted symlink is followed by readTaintValue (the kept descriptor is not read forever)', () => {
-    writeValue(join(tmp.dir, 'one'), 1);
-    writeValue(join(tmp.dir, 'two'), 2);
-    const link = join(tmp.dir, 'link');
-    symlinkSync(join(tmp.dir, 'one'), link);
+    writeValue(join(tmp, 'one'), 1);
+    writeValue(join(tmp, 'two'), 2);
+    const link = join(tmp, 'link');
+    symlinkSync(join(tmp, 'one'), link);
     expect(readTaintValue({ path: link })).toBe(1);
-    symlinkSync(join(tmp.dir, 'two'), `${link}.tmp`);
+    symlinkSync(join(tmp, 'two'), `${link}.tmp`);
     renameSync(`${link}.tmp`, link); // atomic retarget, as `ln -sfn` does
     expect(readTaintValue({ path: link })).toBe(2);
   });
 
   it('dangling and looping symlinks are system errors with code, syscall and path', () => {
-    const dangling = join(tmp.dir, 'dangling');
-    symlinkSync(join(tmp.dir, 'nothing'), dangling);
+    const dangling = join(tmp, 'dangling');
+    symlinkSync(join(tmp, 'nothing'), dangling);
     expect(() => readTaintValue({ path: dangling })).toThrow(
       expect.objectContaining({ code: 'ENOENT', syscall: 'open', path: dangling }),
     );
-    const loop = join(tmp.dir, 'loop');
+    const loop = join(tmp, 'loop');
     symlinkSync(loop, loop);
     expect(() => readTaintValue({ path: loop })).toThrow(
       expect.objectContaining({ code: 'ELOOP', syscall: 'open', path: loop }),
@@ -149,23 +149,23 @@ describe.skipIf(!isSupported())('symlinks and vanishing directories', () => {
   });
 
   it('a watched symlink retargeted to another file: the watcher reports the new value', async () => {
-    writeValue(join(tmp.dir, 'one'), 0);
-    writeValue(join(tmp.dir, 'two'), W);
-    const link = join(tmp.dir, 'link');
-    symlinkSync(join(tmp.dir, 'one'), link);
+    writeValue(join(tmp, 'one'), 0);
+    writeValue(join(tmp, 'two'), W);
+    const link = join(tmp, 'link');
+    symlinkSync(join(tmp, 'one'), link);
     const w = watchTaint({ path: link, triggers: ['inotify', 'poll'], interval: 30, ignoreInitial: true });
     watchers.push(w);
     const changes: TaintChange[] = [];
     w.on('change', (c) => changes.push(c));
     await nextEvent(w, 'ready');
-    symlinkSync(join(tmp.dir, 'two'), `${link}.tmp`);
+    symlinkSync(join(tmp, 'two'), `${link}.tmp`);
     renameSync(`${link}.tmp`, link);
     await waitFor(() => changes.length === 1, 5000, 'the retargeted value');
     expect(changes[0].current.value).toBe(W);
   });
 
   it('the watched file’s directory vanishes and comes back: one ENOENT, then recovery', async () => {
-    const dir = join(tmp.dir, 'sub');
+    const dir = join(tmp, 'sub');
     mkdirSync(dir);
     const path = join(dir, 'tainted');
     writeValue(path, 0);
@@ -190,7 +190,7 @@ describe.skipIf(!isSupported())('symlinks and vanishing directories', () => {
 
 describe.skipIf(!isSupported())('bad paths are coded errors, never silently cut', () => {
   it('a NUL byte in any path option', () => {
-    const p = join(tmp.dir, 'tainted');
+    const p = join(tmp, 'tainted');
     writeValue(p, 0);
     const nul = `${p}\0.ignored`;
     const invalid = expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' });
@@ -202,7 +202,7 @@ describe.skipIf(!isSupported())('bad paths are coded errors, never silently cut'
   });
 
   it('more than 32 bytes with leading zeros is ERR_KERNEL_TAINT_INVALID_VALUE, not 0', () => {
-    const p = join(tmp.dir, 'tainted');
+    const p = join(tmp, 'tainted');
     writeFileSync(p, `${'0'.repeat(40)}512\n`);
     expect(() => readTaintValue({ path: p })).toThrow(
       expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE', path: p }),
@@ -212,7 +212,7 @@ describe.skipIf(!isSupported())('bad paths are coded errors, never silently cut'
 
 describe.skipIf(!isSupported())('kernel-taint watch', () => {
   it('prints no spurious "is empty" while the file is rewritten with truncate + write', async () => {
-    const p = join(tmp.dir, 'tainted');
+    const p = join(tmp, 'tainted');
     writeValue(p, 0);
     const proc = spawn(process.execPath, [CLI, 'watch', '--path', p, '--json', '--interval', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -242,7 +242,7 @@ describe.skipIf(!isSupported())('kernel-taint watch', () => {
   });
 
   it('--filter "" is rejected with a coded error and no stack trace', () => {
-    const p = join(tmp.dir, 'tainted');
+    const p = join(tmp, 'tainted');
     writeValue(p, 0);
     const r = spawnSync(process.execPath, [CLI, 'watch', '--path', p, '--filter', ''], {
       encoding: 'utf8',

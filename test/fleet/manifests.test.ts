@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseTaintPolicy } from '../../lib/integrations/policy.js';
-import { CLI, freePort, ROOT, start, stopAll, tempDir, waitFor } from './procs.js';
+import { tempDir } from '../helpers/tmp.js';
+import { CLI, freePort, ROOT, start, stopAll, waitFor } from './procs.js';
 
 const DIR = join(ROOT, 'deploy', 'kubernetes');
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field below
@@ -153,7 +154,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
   });
 
   it('its command line works with this CLI: /health 200 on a tainted kernel, node name allowed, other hosts refused', async () => {
-    const dir = tempDir();
+    const dir = tempDir('kernel-taint-fleet-', 'file');
     const taint = join(dir, 'tainted');
     writeFileSync(taint, '512\n'); // W: would fail a default policy
     writeFileSync(join(dir, 'policy.json'), byKind('ConfigMap')[0].data['policy.json']);

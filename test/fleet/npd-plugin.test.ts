@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
 import {
   goDuration,
   initialCondition,
@@ -17,7 +18,7 @@ import {
   runNpdRule,
   validateNpdConfig,
 } from './npd-harness.js';
-import { CLI, ROOT, stopAll, tempDir } from './procs.js';
+import { CLI, ROOT, stopAll } from './procs.js';
 
 const NPD_DIR = join(ROOT, 'deploy', 'node-problem-detector');
 const config = JSON.parse(readFileSync(join(NPD_DIR, 'kernel-taint-plugin-monitor.json'), 'utf8')) as NpdPluginConfig;
@@ -27,7 +28,7 @@ afterAll(stopAll);
 
 /** The shipped rule with the binary at a temp wrapper and the policy and taint file of this test. */
 function localRule(taintPath: string): NpdRule {
-  const dir = tempDir();
+  const dir = tempDir('kernel-taint-fleet-', 'file');
   const bin = join(dir, 'kernel-taint');
   writeFileSync(bin, `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`);
   chmodSync(bin, 0o755);
@@ -62,7 +63,7 @@ describe('NPD custom plugin: kernel-taint check --format=npd', () => {
   });
 
   it('drives the KernelTainted condition through clean, tainted, more tainted, cleared and unreadable', async () => {
-    const dir = tempDir();
+    const dir = tempDir('kernel-taint-fleet-', 'file');
     const taint = join(dir, 'tainted');
     const rule = localRule(taint);
     expect(validateNpdConfig({ ...config, rules: [rule] })).toEqual([]);
@@ -114,7 +115,7 @@ describe('NPD custom plugin: kernel-taint check --format=npd', () => {
   }, 60_000);
 
   it('answers well inside the rule timeout', async () => {
-    const taint = join(tempDir(), 'tainted');
+    const taint = join(tempDir('kernel-taint-fleet-', 'file'), 'tainted');
     writeFileSync(taint, '512\n');
     const rule = localRule(taint);
     const times: number[] = [];
@@ -130,7 +131,7 @@ describe('NPD custom plugin: kernel-taint check --format=npd', () => {
   it('a plugin that does not finish is killed with its process group at the timeout and reported Unknown', async () => {
     // A FIFO nobody writes to: opening it for reading blocks (or the reader
     // refuses it): either way NPD must end up with Unknown, in bounded time.
-    const dir = tempDir();
+    const dir = tempDir('kernel-taint-fleet-', 'file');
     const fifo = join(dir, 'tainted');
     execFileSync('mkfifo', [fifo]);
     const rule = { ...localRule(fifo), timeout: '2s' };

@@ -1,11 +1,11 @@
 // Real servers for the fleet tests (Prometheus, Alertmanager, kernel-taint
 // serve): started on loopback in their own process group, on ports chosen
-// free at runtime, and always killed (whole group) by stopAll().
+// free at runtime, and always killed (whole group) by stopAll(). Temp dirs
+// come from test/helpers/tmp.ts (scope 'file'), waits from test/helpers/events.ts.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { settle as sleep, until } from '../helpers/events.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'bin', 'kernel-taint.cjs');
@@ -37,15 +37,6 @@ export interface Proc {
 }
 
 const procs = new Set<Proc>();
-const dirs = new Set<string>();
-
-/** A temp dir removed by stopAll(). */
-export function tempDir(prefix = 'kernel-taint-fleet-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.add(d);
-  return d;
-}
-
 /** Starts `cmd` in its own process group (killed as a group by stopAll). */
 export function start(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -87,7 +78,7 @@ export async function stop(p: Proc): Promise<void> {
   procs.delete(p);
 }
 
-/** SIGTERM every started process group, SIGKILL what is left after 3 s, remove the temp dirs. */
+/** SIGTERM every started process group, SIGKILL what is left after 3 s. */
 export async function stopAll(): Promise<void> {
   const list = [...procs];
   procs.clear();
@@ -95,43 +86,46 @@ export async function stopAll(): Promise<void> {
   const deadline = Date.now() + 3000;
   while (list.some((p) => !p.exited()) && Date.now() < deadline) await sleep(50);
   for (const p of list) killGroup(p, 'SIGKILL');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs.clear();
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**
- * Polls `probe` until it returns a non-undefined value; throws after
- * `timeoutMs` with `what` and the logs of the given processes.
+ * Polls `probe` (the one wait helper, `until`) until it returns a
+ * non-undefined value; an error from the probe is retried, a process of
+ * `procs` that exits ends the wait at once. Messages carry `what`, the last
+ * probe error and the logs of `procs`.
  */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   opts: { timeoutMs?: number; every?: number; procs?: Proc[] } = {},
 ): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const procs = opts.procs ?? [];
   let last: unknown;
-  for (;;) {
-    for (const p of opts.procs ?? []) {
-      if (p.exited()) throw new Error(`${p.name} exited while waiting for ${what}:\n${p.log()}`);
-    }
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const logs = (opts.procs ?? []).map((p) => `--- ${p.name}:\n${p.log().slice(-4000)}`).join('\n');
-      throw new Error(
-        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${logs}`,
-      );
-    }
-    await sleep(opts.every ?? 100);
-  }
+  return until(
+    async () => {
+      const dead = procs.find((p) => p.exited());
+      if (dead) throw new Error(`${dead.name} exited while waiting for ${what}:\n${dead.log()}`);
+      try {
+        const v = await probe();
+        return v === undefined ? undefined : { v };
+      } catch (e) {
+        last = e;
+        return undefined;
+      }
+    },
+    opts.timeoutMs ?? 30_000,
+    what,
+    {
+      every: opts.every ?? 100,
+      details: () =>
+        [
+          last ? `last error: ${(last as Error).message}` : '',
+          ...procs.map((p) => `--- ${p.name}:\n${p.log().slice(-4000)}`),
+        ]
+          .filter(Boolean)
+          .join('\n'),
+    },
+  ).then((r) => r.v);
 }
 
 /** GET a JSON document from a loopback URL. */

@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { CLI, freePort, getJson, type Proc, ROOT, start, stop, stopAll, tempDir, waitFor, which } from './procs.js';
+import { tempDir } from '../helpers/tmp.js';
+import { CLI, freePort, getJson, type Proc, ROOT, start, stop, stopAll, waitFor, which } from './procs.js';
 
 const RULES = join(ROOT, 'deploy', 'prometheus', 'kernel-taint.rules.yml');
 const PROMETHEUS = which('prometheus');
@@ -48,7 +49,7 @@ describe('Prometheus + Alertmanager scraping kernel-taint serve', () => {
         'prometheus and prometheus-alertmanager are needed (apt-get install prometheus prometheus-alertmanager; .ci/run installs them)',
       );
     }
-    dir = tempDir();
+    dir = tempDir('kernel-taint-fleet-', 'file');
     taint = join(dir, 'tainted');
     writeFileSync(taint, '0\n');
     const [servePort, promPort, amPort] = [await freePort(), await freePort(), await freePort()];

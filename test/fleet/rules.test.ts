@@ -5,7 +5,8 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ROOT, stopAll, tempDir, which } from './procs.js';
+import { tempDir } from '../helpers/tmp.js';
+import { ROOT, stopAll, which } from './procs.js';
 
 const DIR = join(ROOT, 'deploy', 'prometheus');
 const PROMTOOL = which('promtool');
@@ -61,7 +62,7 @@ describe('deploy/prometheus rules', () => {
       'max_over_time(node_kernel_boot_info[30m])) > 0',
     ],
   ])('catch a broken rule: %s', (_what, from, to) => {
-    const dir = tempDir();
+    const dir = tempDir('kernel-taint-fleet-', 'file');
     const rules = readFileSync(join(DIR, 'kernel-taint.rules.yml'), 'utf8');
     expect(rules).toContain(from);
     writeFileSync(join(dir, 'kernel-taint.rules.yml'), rules.replace(from, to));

@@ -23,7 +23,7 @@ function publicDir(path: string): string {
 /** Absolute path of an ESM bundle of the library (built on first use), world-readable. */
 export function libraryBundle(): Promise<string> {
   bundled ??= (async () => {
-    pkg = publicTempDir('kernel-taint-bundle-', true);
+    pkg = publicTempDir('kernel-taint-bundle-', 'caller');
     const dist = publicDir(join(pkg, 'dist'));
     copyFileSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
     copyFileSync(join(ROOT, 'lib/flags.json'), join(dist, 'flags.json'));

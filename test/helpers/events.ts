@@ -28,18 +28,27 @@ export function nextEvent<T extends unknown[] = unknown[]>(
   });
 }
 
-/** The one wait helper: resolves with fn()'s first truthy value (polling every 5 ms); rejects after timeoutMs. */
+/**
+ * The one wait helper: resolves with fn()'s first truthy value (fn may be
+ * async), polling every `every` ms (default 5); rejects after timeoutMs with
+ * `what` and, if given, `details()` (e.g. the logs of the processes waited on).
+ * An error thrown by fn ends the wait at once.
+ */
 export async function until<T>(
-  fn: () => T | undefined | null | false,
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   timeoutMs = 5000,
   what = 'condition',
+  opts: { every?: number; details?: () => string } = {},
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    if (Date.now() > end) {
+      const details = opts.details?.();
+      throw new Error(`timed out waiting for ${what}${details ? `\n${details}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.every ?? 5));
   }
 }
 

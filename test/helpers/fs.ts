@@ -1,14 +1,8 @@
 // Temp taint files for watcher tests. Values are written in place with one
 // pwrite of a fixed width ("0000000512\n"): writeFileSync would truncate first,
 // and a watcher woken between the truncate and the write reads an empty file.
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
-import { tempDir as makeTempDir } from './tmp.js';
-
-/** A temp dir from the one helper (test/helpers/tmp.ts) that the caller removes (file or test scope). */
-export function tempDir(prefix = 'kt-'): { dir: string; cleanup: () => void } {
-  const dir = makeTempDir(prefix, true);
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+// Temp directories come from test/helpers/tmp.ts.
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 
 export function encodeValue(value: number): string {
   return `${String(value >>> 0).padStart(10, '0')}\n`;

@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import type { TaintWatcher } from '../../lib/watch.js';
 import { waitFor } from './events.js';
-import { tempDir, threadsNamed, WATCH_THREAD, writeValue } from './fs.js';
+import { threadsNamed, WATCH_THREAD, writeValue } from './fs.js';
+import { tempDir } from './tmp.js';
 
 export function watcherFixture(prefix: string): {
   track: (w: TaintWatcher) => TaintWatcher;
   taintFile: (name: string, value?: number) => string;
 } {
-  let tmp: ReturnType<typeof tempDir>;
+  let tmp: string;
   const open: TaintWatcher[] = [];
   beforeEach(() => {
     tmp = tempDir(prefix);
@@ -19,7 +20,6 @@ export function watcherFixture(prefix: string): {
   afterEach(async () => {
     await Promise.all(open.splice(0).map((w) => w.close()));
     await waitFor(() => threadsNamed(WATCH_THREAD) === 0, 5000, 'the watch thread to exit');
-    tmp.cleanup();
   });
   return {
     track(w) {
@@ -27,7 +27,7 @@ export function watcherFixture(prefix: string): {
       return w;
     },
     taintFile(name, value = 0) {
-      const p = join(tmp.dir, name);
+      const p = join(tmp, name);
       writeValue(p, value);
       return p;
     },

@@ -2,17 +2,18 @@
 // code and that no signal killed them: the watcher must not keep a process
 // alive unless persistent, must not crash it at exit, and must turn a throwing
 // listener into an ordinary uncaught exception.
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isSupported } from '../../lib/binding.js';
 import { cleanupArtifacts, script } from '../helpers/bundle.js';
 import { startNode } from '../helpers/child.js';
 import { isRoot, SKIP_ROOT } from '../helpers/features.js';
-import { encodeValue, tempDir, writeValue } from '../helpers/fs.js';
+import { encodeValue, writeValue } from '../helpers/fs.js';
+import { publicTempDir } from '../helpers/tmp.js';
 
 const files: string[] = [];
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 let path: string;
 
 async function child(name: string, body: string): Promise<string> {
@@ -22,16 +23,14 @@ async function child(name: string, body: string): Promise<string> {
 }
 
 beforeAll(() => {
-  tmp = tempDir('kt-child-');
-  chmodSync(tmp.dir, 0o755); // readable by the unprivileged child below
+  tmp = publicTempDir('kt-child-', 'file'); // readable by the unprivileged child below
 });
 beforeEach(() => {
-  path = join(tmp.dir, `t${Math.random().toString(36).slice(2)}`);
+  path = join(tmp, `t${Math.random().toString(36).slice(2)}`);
   writeValue(path, 0);
 });
 afterAll(async () => {
   await cleanupArtifacts(files);
-  tmp.cleanup();
 });
 
 const P = (p: string) => JSON.stringify(p);

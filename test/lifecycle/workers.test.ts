@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSupported } from '../../lib/binding.js';
 import { cleanupArtifacts, script } from '../helpers/bundle.js';
 import { waitFor } from '../helpers/events.js';
-import { tempDir, threadsNamed, WATCH_THREAD, writeValue } from '../helpers/fs.js';
+import { threadsNamed, WATCH_THREAD, writeValue } from '../helpers/fs.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const WORKER = `
 import { parentPort, workerData } from 'node:worker_threads';
@@ -34,15 +35,14 @@ interface Result {
 }
 
 let workerFile: string;
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 
 beforeAll(async () => {
   workerFile = await script('worker', WORKER);
-  tmp = tempDir('kt-workers-');
+  tmp = tempDir('kt-workers-', 'file');
 });
 afterAll(async () => {
   await cleanupArtifacts([workerFile]);
-  tmp.cleanup();
 });
 
 function run(path: string, mode: string): { worker: Worker; done: Promise<Result> } {
@@ -62,7 +62,7 @@ describe.skipIf(!isSupported())('watchers in Workers', () => {
     const base = threadsNamed(WATCH_THREAD);
     const modes = ['exit-open', 'unref', 'close', 'exit-open', 'unref'];
     const runs = modes.map((mode, i) => {
-      const path = join(tmp.dir, `w${i}`);
+      const path = join(tmp, `w${i}`);
       writeValue(path, 0);
       return run(path, mode);
     });
@@ -77,7 +77,7 @@ describe.skipIf(!isSupported())('watchers in Workers', () => {
 
   it('worker.terminate() while changes are in flight', async () => {
     const base = threadsNamed(WATCH_THREAD);
-    const path = join(tmp.dir, 'stream');
+    const path = join(tmp, 'stream');
     writeValue(path, 0);
     let value = 0;
     for (let round = 0; round < 8; round++) {
@@ -100,7 +100,7 @@ describe.skipIf(!isSupported())('watchers in Workers', () => {
   }, 60_000);
 
   it("a listener that throws in a Worker becomes the Worker's 'error'", async () => {
-    const path = join(tmp.dir, 'throw');
+    const path = join(tmp, 'throw');
     writeValue(path, 0);
     const r = await run(path, 'throw').done;
     expect(r.error?.message).toBe('boom from a worker listener');

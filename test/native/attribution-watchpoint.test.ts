@@ -17,12 +17,13 @@ import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:c
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
 import { type TaintChange, type TaintWatcher, watchTaint } from '../../lib/watch.js';
 import { nextEvent } from '../helpers/events.js';
-import { fdsOfKind, tempDir, writeValue } from '../helpers/fs.js';
+import { fdsOfKind, writeValue } from '../helpers/fs.js';
 import { ROOT } from '../helpers/reference.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const W = 1 << 9;
 const U = 1 << 6;
@@ -50,7 +51,7 @@ if (!canRun) {
   );
 }
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 let exe: string;
 
 class Child {
@@ -90,11 +91,10 @@ const watchers: TaintWatcher[] = [];
 
 beforeAll(() => {
   if (!canRun) return;
-  tmp = tempDir('kt-wp-');
-  exe = join(tmp.dir, 'kt-wp-child');
+  tmp = tempDir('kt-wp-', 'file');
+  exe = join(tmp, 'kt-wp-child');
   execFileSync('cc', ['-O1', '-o', exe, join(ROOT, 'test/native/fixtures/wp-child.c')]);
 });
-afterAll(() => tmp?.cleanup());
 afterEach(async () => {
   await Promise.all(watchers.splice(0).map((w) => w.close()));
   for (const c of children.splice(0)) c.kill();
@@ -104,7 +104,7 @@ type Mode = 'breakpoint' | 'uretprobe';
 let breakpointsFire = false;
 
 async function start(mode: Mode, value = 0): Promise<{ child: Child; watcher: TaintWatcher; file: string }> {
-  const file = join(tmp.dir, `tainted-${children.length}`);
+  const file = join(tmp, `tainted-${children.length}`);
   writeValue(file, value);
   const child = new Child(file);
   children.push(child);
@@ -130,7 +130,7 @@ async function start(mode: Mode, value = 0): Promise<{ child: Child; watcher: Ta
 
 /** Whether hardware breakpoints fire on this machine (the child tests it on itself). */
 async function probeBreakpoints(): Promise<boolean> {
-  const child = new Child(join(tmp.dir, 'probe'));
+  const child = new Child(join(tmp, 'probe'));
   const bp = (await child.line()).split(' ')[2];
   child.kill();
   return bp === '1';

@@ -8,23 +8,23 @@
 // lib/modules.ts itself (moduleListReads), no strace.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
 import { moduleListReads, readModuleTaints } from '../../lib/modules.js';
 import { type TaintChange, type WatchTrigger, watchTaint } from '../../lib/watch.js';
 import { nextEvent } from '../helpers/events.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
+import { writeValue } from '../helpers/fs.js';
 import { bits } from '../helpers/modules.js';
+import { tempDir } from '../helpers/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-modcache-');
 });
-afterEach(() => tmp.cleanup());
 
 /** A fake /proc/modules: 200 clean modules plus the given tainting ones, in the kernel's m_show format. */
 function procModules(tainting: Record<string, string>): string {
-  const file = join(tmp.dir, 'modules');
+  const file = join(tmp, 'modules');
   const lines = Array.from({ length: 200 }, (_, i) => `mod_${i} 16384 ${i % 3} - Live 0x0000000000000000`);
   for (const [name, letters] of Object.entries(tainting)) {
     lines.push(`${name} 16384 0 - Live 0x0000000000000000 (${letters})`);
@@ -37,7 +37,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 describe.skipIf(!isSupported())('the module-list cache with the real watch thread', () => {
   it('one read per module-bit change, none for other changes; a new module is seen; uevents vouch in between', async () => {
     const procPath = procModules({ kt_oot: 'OE' });
-    const file = join(tmp.dir, 'tainted');
+    const file = join(tmp, 'tainted');
     writeValue(file, 0);
     const w = watchTaint({
       path: file,

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSupported, native } from '../../lib/binding.js';
 import {
   type TaintChange,
@@ -14,16 +14,19 @@ import {
   type WatchTaintOptions,
   watchTaint,
 } from '../../lib/watch.js';
+import { cleanupArtifacts, script } from '../helpers/bundle.js';
 import { nextEvent, settle, waitFor } from '../helpers/events.js';
 import { isRoot } from '../helpers/features.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
-import { ROOT } from '../helpers/reference.js';
+import { writeValue } from '../helpers/fs.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const W = 1 << 9;
 const O = 1 << 12;
 
 const watchers: TaintWatcher[] = [];
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
+const artifacts: string[] = [];
+afterAll(() => cleanupArtifacts(artifacts));
 
 beforeEach(() => {
   tmp = tempDir('kt-native-');
@@ -31,14 +34,13 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(watchers.splice(0).map((w) => w.close()));
-  tmp.cleanup();
 });
 
 async function watching(
   value: number,
   opts: WatchTaintOptions = {},
 ): Promise<{ w: TaintWatcher; path: string; changes: TaintChange[]; errors: (Error & { code?: string })[] }> {
-  const path = join(tmp.dir, 'tainted');
+  const path = join(tmp, 'tainted');
   writeValue(path, value);
   const w = watchTaint({ path, triggers: ['inotify'], interval: 0, ignoreInitial: true, ...opts });
   watchers.push(w);
@@ -132,13 +134,13 @@ describe.skipIf(!isSupported())('watcher and replaced files (inotify only, no po
 
 describe.skipIf(!isSupported())("'ready' names triggers that could not be armed", () => {
   it('poll with interval 0 and missing counter files, each with a string code', async () => {
-    const path = join(tmp.dir, 'tainted');
+    const path = join(tmp, 'tainted');
     writeValue(path, 0);
     const w = watchTaint({
       path,
       triggers: ['inotify', 'poll', 'counter'],
       interval: 0,
-      _counterPaths: [join(tmp.dir, 'no_such_count')],
+      _counterPaths: [join(tmp, 'no_such_count')],
     });
     watchers.push(w);
     const [armed, info] = await nextEvent(w, 'ready');
@@ -150,15 +152,19 @@ describe.skipIf(!isSupported())("'ready' names triggers that could not be armed"
     expect(byTrigger.poll.message).toContain('interval is 0');
   });
 
-  it.runIf(isRoot)('kmsg unreadable for an unprivileged user: named with EPERM or EACCES', () => {
-    const path = join(tmp.dir, 'tainted');
+  it.runIf(isRoot)('kmsg unreadable for an unprivileged user: named with EPERM or EACCES', async () => {
+    const path = join(tmp, 'tainted');
     writeValue(path, 0);
-    chmodSync(tmp.dir, 0o755);
+    chmodSync(tmp, 0o755);
     chmodSync(path, 0o644);
-    const script = `const k=require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))});
-      const w=k.watchTaint({path:${JSON.stringify(path)},triggers:['kmsg','inotify'],interval:0,ignoreInitial:true});
-      w.on('ready',(t,i)=>{console.log(JSON.stringify({t,u:i.unarmed.map((u)=>[u.trigger,u.code])}));w.close()});`;
-    const r = spawnSync(process.execPath, ['-e', script], {
+    // The library from a world-readable temp package: the checkout may sit in a 0700 directory.
+    const file = await script(
+      'kmsg-unprivileged',
+      `const w=kt.watchTaint({path:${JSON.stringify(path)},triggers:['kmsg','inotify'],interval:0,ignoreInitial:true});
+      w.on('ready',(t,i)=>{console.log(JSON.stringify({t,u:i.unarmed.map((u)=>[u.trigger,u.code])}));w.close()});`,
+    );
+    artifacts.push(file);
+    const r = spawnSync(process.execPath, [file], {
       uid: 65534,
       gid: 65534,
       encoding: 'utf8',

@@ -14,27 +14,27 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { explainTaint, KMSG_PATH, KmsgTail, logLimit, scanKernelLog } from '../../lib/explain.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
+import { writeValue } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 const BOOT = Date.UTC(2026, 11, 2, 5, 0, 0);
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-explain-');
 });
-afterEach(() => tmp.cleanup());
 
 function value(v: number): string {
-  const p = join(tmp.dir, 'tainted');
+  const p = join(tmp, 'tainted');
   writeValue(p, v);
   return p;
 }
 
-const sysModules = (entries: Record<string, string>) => moduleTree(tmp.dir, entries);
+const sysModules = (entries: Record<string, string>) => moduleTree(tmp, entries);
 const bit = bits;
 
 describe('explainTaint on the 6.1 ring (old WARN banner)', () => {
@@ -107,7 +107,7 @@ describe('explainTaint on the 7.x ring (new WARN banner, caller ids)', () => {
 
 describe('oops: the report lines that follow the header name the task and the site', () => {
   it('D from "Oops: … [#1]", task from "CPU: … PID: … Comm:", site from RIP or "kernel BUG at"', () => {
-    const file = join(tmp.dir, 'oops');
+    const file = join(tmp, 'oops');
     writeFileSync(
       file,
       [
@@ -157,9 +157,9 @@ describe('limits', () => {
   });
 
   it('an unreadable log is a limit, in plain words, not an error', () => {
-    const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: join(tmp.dir, 'missing') });
+    const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: join(tmp, 'missing') });
     expect(e.bits[0].cause).toBeNull();
-    expect(e.limits[0]).toBe(`kernel log not available: ${join(tmp.dir, 'missing')} does not exist`);
+    expect(e.limits[0]).toBe(`kernel log not available: ${join(tmp, 'missing')} does not exist`);
   });
 
   it('kernel log permission limits say why, in plain words', () => {
@@ -173,7 +173,7 @@ describe('limits', () => {
   });
 
   it('the first record that explains a bit wins; later ones for the same bit are ignored', () => {
-    const file = join(tmp.dir, 'two');
+    const file = join(tmp, 'two');
     writeFileSync(
       file,
       [
@@ -195,7 +195,7 @@ describe('limits', () => {
     const e = explainTaint({
       path: value(bit('P', 'O')),
       profile: 'mainline',
-      kmsgPath: join(tmp.dir, 'missing'),
+      kmsgPath: join(tmp, 'missing'),
       _sysModuleDir: sysModules({ nvidia: 'PO' }),
     });
     expect(e.bits.map((b) => [b.flag.letter, b.source, b.cause?.module?.name])).toEqual([
@@ -209,7 +209,7 @@ describe('limits', () => {
     const e = explainTaint({
       path: value(bit('O')),
       profile: 'mainline',
-      kmsgPath: join(tmp.dir, 'missing'),
+      kmsgPath: join(tmp, 'missing'),
       _sysModuleDir: sysModules({ a: 'O', b: 'O' }),
     });
     expect(e.bits[0].cause).toEqual({ kind: 'module' });
@@ -227,7 +227,7 @@ describe('limits', () => {
   });
 
   it('a clean kernel reads nothing and has no limits', () => {
-    const e = explainTaint({ path: value(0), kmsgPath: join(tmp.dir, 'missing') });
+    const e = explainTaint({ path: value(0), kmsgPath: join(tmp, 'missing') });
     expect(e).toMatchObject({ bits: [], limits: [] });
   });
 
@@ -241,7 +241,7 @@ describe('limits', () => {
     expect(() => explainTaint(null as never)).toThrow(
       expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_ARG' }),
     );
-    expect(() => explainTaint({ path: join(tmp.dir, 'nofile') })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => explainTaint({ path: join(tmp, 'nofile') })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   });
 });
 
@@ -251,7 +251,7 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
     const huge = `4,99,1,-;${'A'.repeat(200_000)}`;
     const garbage = ['\u0000\u0001\u00ff binary', '6,1;x', '', 'x'.repeat(70_000), huge].join('\n');
     const torn = good.slice(0, good.indexOf('WARNING') + 20); // cut inside the WARN banner record
-    const file = join(tmp.dir, 'ring');
+    const file = join(tmp, 'ring');
     writeFileSync(file, `${garbage}\n${torn}`);
     const e = explainTaint({ path: value(bit('O', 'W')), profile: 'mainline', kmsgPath: file, _bootTime: BOOT });
     const by = Object.fromEntries(e.bits.map((b) => [b.flag.letter, b]));
@@ -262,7 +262,7 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   });
 
   it('stops at the byte bound and says so', () => {
-    const file = join(tmp.dir, 'big');
+    const file = join(tmp, 'big');
     const filler = Array.from({ length: 5000 }, (_, i) => `6,${i},${i * 1000},-;filler line ${i}`).join('\n');
     writeFileSync(file, `${filler}\n4,5000,9000000,-;WARNING: at f+0x1/0x2, CPU#0: swapper/0\n`);
     const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: file, _maxLogBytes: 64 * 1024 });
@@ -275,7 +275,7 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   it('random bytes never throw', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => {
-        const file = join(tmp.dir, 'rand');
+        const file = join(tmp, 'rand');
         writeFileSync(file, bytes);
         const scan = scanKernelLog(file, () => false);
         expect(scan.readable).toBe(true);
@@ -285,14 +285,14 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   });
 
   it('a FIFO with no writer reads as an empty log and never blocks', async () => {
-    const fifo = join(tmp.dir, 'fifo');
+    const fifo = join(tmp, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const scan = scanKernelLog(fifo, () => false);
     expect(scan).toMatchObject({ readable: true, records: 0 });
   });
 
   it('a FIFO whose writer stays open and silent never blocks: the log read so far', () => {
-    const fifo = join(tmp.dir, 'fifo-w');
+    const fifo = join(tmp, 'fifo-w');
     execFileSync('mkfifo', [fifo]);
     // O_RDWR: a writer end held by this process, so the reader never sees end of file.
     const w = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
@@ -311,7 +311,7 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   });
 
   it('a directory or other unreadable kmsgPath is a limit, never a throw', () => {
-    const d = join(tmp.dir, 'adir');
+    const d = join(tmp, 'adir');
     mkdirSync(d);
     const e = explainTaint({ path: value(bit('W')), profile: 'mainline', kmsgPath: d });
     expect(e.bits[0].cause).toBeNull();
@@ -334,7 +334,7 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   });
 
   it('continuation lines (" KEY=value") are neither records nor skipped garbage', () => {
-    const file = join(tmp.dir, 'dict');
+    const file = join(tmp, 'dict');
     writeFileSync(
       file,
       '6,0,1,-;usb 1-1: new device\n SUBSYSTEM=usb\n DEVICE=c189:1\n4,1,2,-;kt_x: loading test module taints kernel.\n SUBSYSTEM=module\n',
@@ -349,7 +349,7 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
   });
 
   it("the watcher's tail reads through the same reader: a huge line split over polls is skipped whole", () => {
-    const file = join(tmp.dir, 'tail');
+    const file = join(tmp, 'tail');
     writeFileSync(file, '6,0,1,-;first\n');
     const tail = KmsgTail.open(file)!;
     try {

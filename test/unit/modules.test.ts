@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { decodeTaint } from '../../lib/decode.js';
 import { profileTable } from '../../lib/flags.js';
 import {
@@ -12,8 +12,8 @@ import {
   readModuleTaints,
   vouchForModules,
 } from '../../lib/modules.js';
-import { tempDir } from '../helpers/fs.js';
 import { bits } from '../helpers/modules.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/proc-modules/${name}`, import.meta.url));
 
@@ -25,14 +25,13 @@ kt_gpl 16384 0 - Live 0x0000000000000000
 e1000e 356352 0 - Live 0x0000000000000000
 `;
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-modules-');
 });
-afterEach(() => tmp.cleanup());
 
 function sysModuleTree(entries: Record<string, string | null>): string {
-  const dir = join(tmp.dir, 'module');
+  const dir = join(tmp, 'module');
   mkdirSync(dir);
   for (const [name, taint] of Object.entries(entries)) {
     mkdirSync(join(dir, name));
@@ -64,7 +63,7 @@ describe('readModuleTaints', () => {
   });
 
   it('prefers /proc/modules (one read) over /sys/module when both exist', () => {
-    const proc = join(tmp.dir, 'modules');
+    const proc = join(tmp, 'modules');
     writeFileSync(proc, PROC_MODULES);
     const sys = sysModuleTree({ only_in_sysfs: 'O\n' });
     const got = readModuleTaints({ _sysModuleDir: sys, _procModulesPath: proc, profile: 'mainline' });
@@ -73,14 +72,14 @@ describe('readModuleTaints', () => {
 
   it('falls back to /sys/module when /proc/modules is missing', () => {
     const sys = sysModuleTree({ only_in_sysfs: 'O\n' });
-    const got = readModuleTaints({ _sysModuleDir: sys, _procModulesPath: join(tmp.dir, 'none'), profile: 'mainline' });
+    const got = readModuleTaints({ _sysModuleDir: sys, _procModulesPath: join(tmp, 'none'), profile: 'mainline' });
     expect(got.map((m) => [m.name, m.letters])).toEqual([['only_in_sysfs', 'O']]);
   });
 
   it('falls back to /proc/modules when /sys/module is missing', () => {
-    const proc = join(tmp.dir, 'modules');
+    const proc = join(tmp, 'modules');
     writeFileSync(proc, PROC_MODULES);
-    const got = readModuleTaints({ _sysModuleDir: join(tmp.dir, 'none'), _procModulesPath: proc, profile: 'mainline' });
+    const got = readModuleTaints({ _sysModuleDir: join(tmp, 'none'), _procModulesPath: proc, profile: 'mainline' });
     expect(got.map((m) => [m.name, m.letters])).toEqual([
       ['kt_prop', 'POE'],
       ['kt_warn', 'O'],
@@ -89,7 +88,7 @@ describe('readModuleTaints', () => {
   });
 
   it('is empty when neither exists (a kernel without loadable modules)', () => {
-    expect(readModuleTaints({ _sysModuleDir: join(tmp.dir, 'a'), _procModulesPath: join(tmp.dir, 'b') })).toEqual([]);
+    expect(readModuleTaints({ _sysModuleDir: join(tmp, 'a'), _procModulesPath: join(tmp, 'b') })).toEqual([]);
   });
 
   it('parseProcModules ignores lines without taint and malformed lines', () => {
@@ -145,7 +144,7 @@ describe('/proc/modules format (kernel/module/procfs.c m_show, module_flags)', (
 describe('the one module-list cache', () => {
   // A fake /proc/modules with n modules, `tainting` of them with letters.
   function procModules(n: number, tainting: Record<string, string>): string {
-    const file = join(tmp.dir, 'proc-modules');
+    const file = join(tmp, 'proc-modules');
     const lines = Array.from({ length: n }, (_, i) => `mod${i} 16384 0 - Live 0x0000000000000000`);
     for (const [name, letters] of Object.entries(tainting)) {
       lines.push(`${name} 16384 0 - Live 0x0000000000000000 (${letters})`);

@@ -50,8 +50,22 @@ function shapes(make: (n: number) => string): [string, string] {
   ];
 }
 
-/** The ratio of the minimum times over rounds (long lines / short lines), with the same repetitions. */
-function ratio(run: (text: string) => void, [a, b]: [string, string]): { ratio: number; bigMs: number } {
+/**
+ * The ratio of the minimum times over rounds (long lines / short lines), with
+ * the same repetitions. A busy machine (other test files run beside this one)
+ * can stretch one measurement past the bound; a superlinear scan is slow on
+ * every one, so an over-bound ratio is measured again, up to three times in all.
+ */
+function ratio(run: (text: string) => void, shapes: [string, string]): { ratio: number; bigMs: number } {
+  let best = measure(run, shapes);
+  for (let i = 0; i < 2 && best.ratio >= MAX_RATIO; i++) {
+    const again = measure(run, shapes);
+    if (again.ratio < best.ratio) best = again;
+  }
+  return best;
+}
+
+function measure(run: (text: string) => void, [a, b]: [string, string]): { ratio: number; bigMs: number } {
   let reps = 1;
   while (timeOf(() => run(a), reps) < 4e6 && reps < 1 << 12) reps *= 2;
   let s = Number.POSITIVE_INFINITY;

@@ -13,11 +13,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
-import { tempDir } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 
@@ -40,13 +40,12 @@ class FakeBinding implements WatchBinding {
 }
 
 const tick = () => new Promise((r) => process.nextTick(r));
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 beforeEach(() => {
   tmp = tempDir('kt-wev-');
 });
-afterEach(() => tmp.cleanup());
 
-const modules = (entries: Record<string, string>) => moduleTree(tmp.dir, entries);
+const modules = (entries: Record<string, string>) => moduleTree(tmp, entries);
 
 async function watch(initial: number, opts: Record<string, unknown>) {
   const b = new FakeBinding(initial);
@@ -95,7 +94,7 @@ describe('TaintChange.evidence', () => {
 
   it('later changes read the log on from where the last one stopped, not the whole ring again', async () => {
     // 5,000 ordinary records, then the watcher starts; each change appends the record of its bit.
-    const log = join(tmp.dir, 'kmsg');
+    const log = join(tmp, 'kmsg');
     const chatter = Array.from({ length: 5000 }, (_, i) => `6,${i},${1000 + i},-;ordinary line ${i}`).join('\n');
     writeFileSync(log, `${chatter}\n`);
     const { b, w, changes } = await watch(0, { _kmsgPath: log, _sysModuleDir: modules({}) });
@@ -176,7 +175,7 @@ describe('TaintChange.evidence', () => {
  * `readers()` counts the other descriptors this process has open on it (the watcher's).
  */
 function fifoLog(text: string): { path: string; write: (s: string) => void; readers: () => number; close: () => void } {
-  const path = join(tmp.dir, 'kmsg.fifo');
+  const path = join(tmp, 'kmsg.fifo');
   execFileSync('mkfifo', [path]);
   const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
   const write = (t: string) => {

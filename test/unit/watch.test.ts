@@ -15,7 +15,8 @@ import {
 } from '../../lib/watch.js';
 import { nextEvent, waitFor } from '../helpers/events.js';
 import { canReadKmsg, canUseKmsg, isRoot, SKIP_KMSG, SKIP_ROOT } from '../helpers/features.js';
-import { tempDir, writeValue } from '../helpers/fs.js';
+import { writeValue } from '../helpers/fs.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const W = 1 << 9;
 const O = 1 << 12;
@@ -23,7 +24,7 @@ const E = 1 << 13;
 const P = 1;
 
 const watchers: TaintWatcher[] = [];
-let tmp: ReturnType<typeof tempDir>;
+let tmp: string;
 
 function open(opts: WatchTaintOptions): TaintWatcher {
   const w = watchTaint(opts);
@@ -32,7 +33,7 @@ function open(opts: WatchTaintOptions): TaintWatcher {
 }
 
 function taintFile(value = 0, name = 'tainted'): string {
-  const p = join(tmp.dir, name);
+  const p = join(tmp, name);
   writeValue(p, value);
   return p;
 }
@@ -53,7 +54,6 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(watchers.splice(0).map((w) => w.close()));
-  tmp.cleanup();
 });
 
 describe.skipIf(!isSupported())('watchTaint', () => {
@@ -120,11 +120,11 @@ describe.skipIf(!isSupported())('watchTaint', () => {
     });
 
     it('throws the Node-style error of the first open or read', () => {
-      expect(() => watchTaint({ path: join(tmp.dir, 'missing') })).toThrow(
-        expect.objectContaining({ code: 'ENOENT', errno: -2, syscall: 'open', path: join(tmp.dir, 'missing') }),
+      expect(() => watchTaint({ path: join(tmp, 'missing') })).toThrow(
+        expect.objectContaining({ code: 'ENOENT', errno: -2, syscall: 'open', path: join(tmp, 'missing') }),
       );
-      expect(() => watchTaint({ path: tmp.dir })).toThrow(expect.objectContaining({ code: 'EISDIR', syscall: 'read' }));
-      const bad = join(tmp.dir, 'bad');
+      expect(() => watchTaint({ path: tmp })).toThrow(expect.objectContaining({ code: 'EISDIR', syscall: 'read' }));
+      const bad = join(tmp, 'bad');
       writeFileSync(bad, 'abc\n');
       expect(() => watchTaint({ path: bad })).toThrow(
         expect.objectContaining({ code: 'ERR_KERNEL_TAINT_INVALID_VALUE', content: 'abc\n' }),
@@ -232,7 +232,7 @@ describe.skipIf(!isSupported())('watchTaint', () => {
     });
 
     it('attributes added module flags to the modules that carry them', async () => {
-      const mods = join(tmp.dir, 'module');
+      const mods = join(tmp, 'module');
       for (const [name, taint] of [
         ['kt_oot', 'OE\n'],
         ['kt_clean', '\n'],
@@ -301,14 +301,14 @@ describe.skipIf(!isSupported())('watchTaint', () => {
 
     it("counter: a warn_count change makes the loop re-read, trigger 'counter'", async () => {
       const path = taintFile(0);
-      const warn = join(tmp.dir, 'warn_count');
+      const warn = join(tmp, 'warn_count');
       writeValue(warn, 0);
       const w = open({
         path,
         triggers: ['counter'],
         interval: 20,
         ignoreInitial: true,
-        _counterPaths: [warn, join(tmp.dir, 'no_oops_count')],
+        _counterPaths: [warn, join(tmp, 'no_oops_count')],
       });
       const changes = record(w);
       const [triggers] = await nextEvent(w, 'ready');
@@ -326,7 +326,7 @@ describe.skipIf(!isSupported())('watchTaint', () => {
     });
 
     it('counter: absent counter files leave the trigger inactive', async () => {
-      const w = open({ path: taintFile(0), triggers: ['counter'], _counterPaths: [join(tmp.dir, 'none')] });
+      const w = open({ path: taintFile(0), triggers: ['counter'], _counterPaths: [join(tmp, 'none')] });
       const [triggers] = await nextEvent(w, 'ready');
       expect(triggers).toEqual([]);
     });
@@ -419,7 +419,7 @@ describe.skipIf(!isSupported())('watchTaint', () => {
       });
 
       it('a change noticed by the poll or a counter carries the line too', async (ctx) => {
-        const warn = join(tmp.dir, 'warn_count');
+        const warn = join(tmp, 'warn_count');
         writeValue(warn, 0);
         const polled = await kmsgWatcher(ctx, { triggers: ['kmsg', 'poll'], interval: 30 }, 'polled');
         const counted = await kmsgWatcher(
@@ -470,13 +470,13 @@ describe.skipIf(!isSupported())('watchTaint', () => {
       // End to end with the journal. Here rather than in test/integrations so
       // that no other file's kmsg lines interleave (test files run in parallel).
       it("the audit journal records the line as the trigger of a non-module bit, the module's carrier for a module bit", async (ctx) => {
-        const mods = join(tmp.dir, 'module');
+        const mods = join(tmp, 'module');
         mkdirSync(join(mods, 'kt_oot'), { recursive: true });
         writeFileSync(join(mods, 'kt_oot', 'taint'), 'O\n');
         const { w, path, changes } = await kmsgWatcher(ctx, { triggers: ['kmsg', 'inotify'], _sysModuleDir: mods });
-        const bootIdPath = join(tmp.dir, 'boot_id');
+        const bootIdPath = join(tmp, 'boot_id');
         writeFileSync(bootIdPath, 'boot-kmsg\n');
-        const file = join(tmp.dir, 'journal.jsonl');
+        const file = join(tmp, 'journal.jsonl');
         const journal = openTaintJournal(file, { env: {}, source: w, bootIdPath, _sysModuleDir: mods });
         try {
           await logged(LINE);
