@@ -10,8 +10,10 @@
 // Baselines, measured in the same run on the same file:
 //   - read + split: readFileSync + split('\n') of the ring (the cost of touching the bytes);
 //   - read + parse: the same, each record parsed by parseKmsgRecord (the cost of the record format).
-// Also: the same ring with the explaining records at the start (the scan stops early),
-// and the real /dev/kmsg when this process may read it.
+// Also: the same ring with the explaining records at the start (the scan stops early), a
+// watcher's start to its initial change with the log and without (it reads the ring once: the
+// difference should be one explainTaint full read, not two), and the real /dev/kmsg when this
+// process may read it.
 // Environment: KT_BENCH_RUNS (default 30).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const { explainTaint, kmsgLineCause, parseKmsgRecord } = require('../dist/index.cjs');
+const { explainTaint, kmsgLineCause, parseKmsgRecord, watchTaint } = require('../dist/index.cjs');
 
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 30);
 const RING = 1024 * 1024;
@@ -132,6 +134,40 @@ const parsed = time(() => {
 const full = time(() => explainTaint({ path: taint, profile: 'mainline', kmsgPath: lastPath }));
 const early = time(() => explainTaint({ path: taint, profile: 'mainline', kmsgPath: firstPath }));
 
+// A watcher's start: watchTaint() to its initial change (evidence of P W O E L), with the log and
+// without any (the difference is what the log costs it). It reads the ring once, to its end, whatever
+// the order of the records (its tail must end up after the last one).
+async function watcherStart(kmsgPath) {
+  const t0 = process.hrtime.bigint();
+  const w = watchTaint({
+    path: taint,
+    profile: 'mainline',
+    triggers: ['inotify'],
+    attribution: 'off',
+    _kmsgPath: kmsgPath,
+  });
+  const c = await new Promise((resolve) => w.once('change', resolve));
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  await w.close();
+  if (kmsgPath !== null && c.evidence.filter((e) => e.source === 'kmsg').length !== 5)
+    throw new Error('bench: watcher evidence');
+  return ms;
+}
+async function timeAsync(fn) {
+  for (let i = 0; i < 3; i++) await fn();
+  const xs = [];
+  for (let i = 0; i < RUNS; i++) xs.push(await fn());
+  return median(xs);
+}
+let watchNoLog = null;
+let watchLog = null;
+try {
+  watchNoLog = await timeAsync(() => watcherStart(null));
+  watchLog = await timeAsync(() => watcherStart(lastPath));
+} catch (e) {
+  console.log(`watcher start not measured: ${e.code ?? e.message}`);
+}
+
 let real = null;
 try {
   const t0 = process.hrtime.bigint();
@@ -154,5 +190,11 @@ console.log(`explainTaint, records at the end ${full.toFixed(2)} ms (${(full / b
 console.log(
   `explainTaint, records at start   ${early.toFixed(2)} ms (${(early / baseline).toFixed(2)}x baseline: stops once every bit is explained)`,
 );
+if (watchLog !== null) {
+  const cost = watchLog - watchNoLog;
+  console.log(
+    `watcher start to initial change: ${watchLog.toFixed(2)} ms with the log, ${watchNoLog.toFixed(2)} ms without; the log costs ${cost.toFixed(2)} ms (${(cost / full).toFixed(2)}x one explainTaint full read)`,
+  );
+}
 console.log(`explainTaint on this host's /dev/kmsg: ${real}`);
 rmSync(dir, { recursive: true, force: true });

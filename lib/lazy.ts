@@ -5,9 +5,15 @@
  * (lib/parts.ts) under its own name.
  */
 export function lazyClass<C extends abstract new (...args: never[]) => object>(name: string, load: () => C): C {
-  // A plain function as the target: a Proxy can only be constructed when its target can.
-  const target = { [name]: () => {} }[name] as unknown as C;
-  const proxy: C = new Proxy(target, {
+  // The Proxy's target must be constructible (else `new` and `extends` fail)
+  // and have a writable `prototype` (a class's is read-only, and the Proxy
+  // could not answer with the loaded class's): a plain function. It uses
+  // `this`, so no minifier turns it into an arrow function.
+  const target = function (this: unknown) {
+    return this;
+  };
+  Object.defineProperty(target, 'name', { value: name });
+  const proxy: C = new Proxy(target as unknown as C, {
     construct: (_t, args, newTarget) =>
       Reflect.construct(
         load() as unknown as new (

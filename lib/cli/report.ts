@@ -1,6 +1,5 @@
 // `kernel-taint` (no command): reports this kernel's taint.
 import { KMSG_PATH } from '../defaults.js';
-import { explainFlags } from '../explain.js';
 import { evidenceLines } from '../explain-text.js';
 import { profileTable } from '../flags.js';
 import { readTaint } from '../read.js';
@@ -53,7 +52,11 @@ export const report: Command = {
     const state = readTaint({ ...(path ? { path } : {}), profile });
     // The log explains the running kernel: with --path (another file) only when asked for.
     const kmsgPath = kmsg ?? (path ? null : KMSG_PATH);
-    const { bits, limits } = explainFlags(state.flags, profileTable(state.profile), { kmsgPath });
+    // No set bit, nothing to explain: the log reader is loaded only for a tainted kernel.
+    const { bits, limits } =
+      state.flags.length === 0
+        ? { bits: [], limits: [] }
+        : (await import('../explain.js')).explainFlags(state.flags, profileTable(state.profile), { kmsgPath });
     if (state.tainted && kmsgPath === null)
       limits.unshift('kernel log not read: --path names another taint file (add --kmsg)');
     if (values.json) io.out(JSON.stringify({ ...state.toJSON(), explanation: { bits, limits } }));

@@ -90,9 +90,11 @@ describe('npm pack', () => {
       'dist/index.mjs',
       'dist/index.d.cts',
       'dist/index.d.mts',
-      ...['health', 'metrics', 'journal', 'serve', 'panel', 'cli'].flatMap((e) =>
+      ...['health', 'metrics', 'journal', 'serve', 'panel'].flatMap((e) =>
         ['cjs', 'mjs', 'd.cts', 'd.mts'].map((x) => `dist/${e}.${x}`),
       ),
+      // The CLI (loaded by bin/) and the parts the core requires on first use (lib/parts-lazy.ts).
+      ...['cli', 'explain', 'kmsg-cause', 'modules', 'parse', 'watch'].map((e) => `dist/${e}.cjs`),
       'native/sources.txt',
       'native/unsupported.cc',
     ]) {

@@ -126,9 +126,13 @@ describe('package entry points', () => {
        const watcher = { esm: w instanceof esm.TaintWatcher, cjs: w instanceof cjs.TaintWatcher, name: esm.TaintWatcher.name };
        w.close();
        class Mine extends cjs.TaintVerdict {}
+       // TaintWatcher is a lazily loaded class: extends and new reach the real one (its constructor's own check here).
+       class MyWatcher extends esm.TaintWatcher {}
+       let ctor; try { new esm.TaintWatcher({}, {}); } catch (e) { ctor = e.code; }
+       const subclass = Object.getPrototypeOf(MyWatcher.prototype) === cjs.TaintWatcher.prototype;
        console.log(JSON.stringify({ before, after: ${LOADED}.map(([f]) => f), code: err?.code,
          esm: err instanceof esm.KernelTaintError, cjs: err instanceof cjs.KernelTaintError, same: esm.KernelTaintError === cjs.KernelTaintError,
-         parsed: esm.parseTaint('Tainted: G        W').letters, watcher, verdict: new Mine() instanceof esm.TaintVerdict }));`,
+         parsed: esm.parseTaint('Tainted: G        W').letters, watcher, verdict: new Mine() instanceof esm.TaintVerdict, subclass, ctor }));`,
     ]);
     expect(out.before).not.toContain('parse.cjs');
     expect(out.before).not.toContain('watch.cjs');
@@ -142,6 +146,8 @@ describe('package entry points', () => {
       parsed: 'W',
       watcher: { esm: true, cjs: true, name: 'TaintWatcher' },
       verdict: true,
+      subclass: true,
+      ctor: 'ERR_KERNEL_TAINT_INVALID_ARG',
     });
   });
 });
