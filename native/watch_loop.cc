@@ -29,6 +29,8 @@ constexpr int64_t kNsPerSec = 1000 * kNsPerMs;
 // `echo N > F` truncates, then writes, and a read can fall in between.
 constexpr int64_t kSettleNs = 50 * kNsPerMs;
 constexpr int64_t kMaxSettleNs = 1000 * kNsPerMs;
+// How long a change waits for the watchpoint's sample of its write.
+constexpr int64_t kWatchpointGraceNs = 3 * kNsPerMs;
 
 // epoll tags name sources, not fds: a wakeup for a source that the main thread
 // closed meanwhile (under mu_) is recognised and skipped, never read from a
@@ -420,6 +422,9 @@ Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   num(o, "refs", static_cast<uint64_t>(refs_));
   num(o, "threadsStarted", stats_.threads_started);
   num(o, "wakeups", stats_.wakeups);
+  num(o, "watchpointWaits", stats_.watchpoint_waits);
+  num(o, "watchpointWaitsFound", stats_.watchpoint_waits_found);
+  num(o, "watchpointWaitNs", stats_.watchpoint_wait_ns);
   o.Set("wakeupsBySource", by);
   num(o, "reads", stats_.reads);
   num(o, "counterReads", stats_.counter_reads);
@@ -846,10 +851,13 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     // The kernel's report of the write names the change even when another
     // trigger woke the thread first: a user write of U wakes inotify at once,
     // while the watchpoint's ring wakeup goes through irq_work and can come
-    // later. The sample itself is already in the ring (written in the debug
+    // later. The sample is normally in the ring already (written in the debug
     // trap, before the write(2) returned and before fsnotify ran), so the
-    // catch-up below finds it without waiting.
-    if (SnapshotCausesLocked(w) && trigger != kWatchpoint) trigger = kWatchpoint;
+    // catch-up below finds it; with several (emulated) CPUs it was once not
+    // visible yet, so an armed watchpoint gets a short bounded wait.
+    bool reported = SnapshotCausesLocked(w);
+    if (!reported && trigger != kWatchpoint && (w.active & kWatchpoint)) reported = AwaitWatchpointLocked(w);
+    if (reported) trigger = kWatchpoint;
   } else {
     if (w.failing && SameError(w.last_err, err)) return;  // reported already
     w.failing = true;
@@ -881,6 +889,27 @@ bool WatchLoop::DeferEmptyLocked(Watch& w, const SysError& err, unsigned trigger
   w.retry_due = now + kSettleNs;
   ArmTimerLocked();
   return true;
+}
+
+// A change of w that the watchpoint has not reported (yet): re-drain its rings
+// for at most kWatchpointGraceNs. Every store to tainted_mask traps, so this
+// waits only while a sample is in flight on another CPU (or when the kernel
+// dropped one). Holds mu_ meanwhile (a few ms at most).
+bool WatchLoop::AwaitWatchpointLocked(Watch& w) {
+  Source* s = SourceOf(kWatchpoint);
+  if (s == nullptr || !s->impl->open()) return false;
+  const int64_t start = NowNs();
+  ++stats_.watchpoint_waits;
+  bool found = false;
+  while (!found && NowNs() - start < kWatchpointGraceNs) {
+    struct timespec pause = {0, 100 * 1000};  // 100 us
+    nanosleep(&pause, nullptr);
+    s->drained = 0;  // make SnapshotCausesLocked catch it up again
+    found = SnapshotCausesLocked(w);
+  }
+  if (found) ++stats_.watchpoint_waits_found;
+  stats_.watchpoint_wait_ns += static_cast<uint64_t>(NowNs() - start);
+  return found;
 }
 
 // A value change of w: take the latest cause of each of its sources that is

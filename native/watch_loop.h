@@ -141,6 +141,7 @@ class WatchLoop {
   void ReadLocked(Watch& w, unsigned trigger);
   bool DeferEmptyLocked(Watch& w, const SysError& err, unsigned trigger);
   bool SnapshotCausesLocked(Watch& w);
+  bool AwaitWatchpointLocked(Watch& w);
   void QueueLocked(Watch& w, unsigned trigger);
 
   void Deliver(Napi::Env env);
@@ -175,6 +176,8 @@ class WatchLoop {
     std::atomic<uint64_t> wakeups{0}, inotify{0}, timer{0}, control{0};
     std::atomic<uint64_t> reads{0}, counter_reads{0}, deliveries{0}, js_calls{0};
     std::atomic<uint64_t> counter_changes{0}, threads_started{0}, deferred_empty{0};
+    // Changes that waited for the watchpoint's sample, how many found it, and the time spent.
+    std::atomic<uint64_t> watchpoint_waits{0}, watchpoint_waits_found{0}, watchpoint_wait_ns{0};
   } stats_;
 };
 

@@ -33,6 +33,8 @@ function canBind(): boolean {
 }
 const bind = built && canBind();
 if (!built) console.warn('readme-examples: FAILING: dist/ is missing (npm run build)');
+if (!existsSync(CHROMIUM))
+  console.warn(`readme-examples: skipped the Electron recipe: needs ${CHROMIUM} (apt-get install chromium)`);
 if (built && !bind)
   console.warn('readme-examples: skipped the examples that read the sysctl: they need root (unshare -m, mount --bind)');
 

@@ -398,5 +398,21 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
     // From the start of the ring, not from its end.
     expect(scan.first?.seq).toBe(firstSeq);
     expect(scan.skipped).toBe(0);
+    // A watcher's tail on the device: its first poll reads the ring from its start (as the scan did,
+    // plus anything logged since), the next one only what was logged after it.
+    const tail = KmsgTail.open(KMSG_PATH)!;
+    try {
+      const p1 = tail.poll();
+      expect(p1.readable).toBe(true);
+      // The ring may have dropped its oldest records since the scan: they count as read.
+      expect(p1.first!.seq).toBeGreaterThanOrEqual(firstSeq);
+      expect(p1.records + (p1.first!.seq - firstSeq)).toBeGreaterThanOrEqual(count);
+      const last = tail.recent.at(-1)!.seq;
+      const p2 = tail.poll();
+      expect(p2.readable).toBe(true);
+      if (p2.first !== null) expect(p2.first.seq).toBeGreaterThan(last);
+    } finally {
+      tail.close();
+    }
   });
 });

@@ -16,6 +16,7 @@
 // Roles (argv[2]): none = the root driver; "explain" and "unpriv" = the children it spawns.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 
 const TAINTED = '/proc/sys/kernel/tainted';
 const role = process.argv[2] ?? 'main';
@@ -454,8 +455,13 @@ async function latencySeries(api, emit) {
     };
     samples.push({ bit, pid: r.pid, auto: first('auto'), off: first('off') });
   }
+  let stats = null; // the watch loop's counters (the same addon instance the package loaded)
+  try {
+    const st = createRequire(import.meta.url)('/pkg/build/Release/kernel_taint.node').watchStats();
+    stats = Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('watchpoint')));
+  } catch {}
   for (const w of Object.values(ws)) w.close();
-  emit({ t: 'at-latency', samples });
+  emit({ t: 'at-latency', samples, stats });
 }
 
 if (role === 'explain') await explainChild();
