@@ -67,18 +67,18 @@ function resolveRaw(id: ResolvedProfile): Required<Pick<RawProfile, 'remove' | '
   };
 }
 
-/** The raw flags a profile defines, by bit, and which of them its kernels cannot set. */
-function rawFlagsOf(p: ReturnType<typeof resolveRaw>): Map<number, RawFlag> {
-  const byBit = new Map<number, RawFlag>();
-  for (const f of raw.mainline) if (!p.remove.includes(f.bit)) byBit.set(f.bit, f);
-  for (const f of p.add) byBit.set(f.bit, f);
+/** The raw flags a profile defines, indexed by bit (sparse). */
+function rawFlagsOf(p: ReturnType<typeof resolveRaw>): (RawFlag | undefined)[] {
+  const byBit: (RawFlag | undefined)[] = new Array(32);
+  for (const f of raw.mainline) if (!p.remove.includes(f.bit)) byBit[f.bit] = f;
+  for (const f of p.add) byBit[f.bit] = f;
   return byBit;
 }
 
 function buildProfile(id: ResolvedProfile): ProfileTable {
   const p = resolveRaw(id);
   const byBit = new Map<number, TableFlag>();
-  for (const [bit, f] of rawFlagsOf(p)) byBit.set(bit, { ...f, profiles: [], unreachableIn: [] });
+  for (const f of rawFlagsOf(p)) if (f !== undefined) byBit.set(f.bit, { ...f, profiles: [], unreachableIn: [] });
   for (const bit of p.unreachable) {
     const f = byBit.get(bit);
     if (f) byBit.set(bit, { ...f, unreachable: true });
@@ -150,7 +150,10 @@ function collectFlagInfos(): TaintFlagInfo[] {
   const seen = new Map<string, { info: RawFlag; profiles: ResolvedProfile[]; unreachableIn: ResolvedProfile[] }>();
   for (const id of PROFILE_IDS) {
     const p = resolveRaw(id);
-    for (const [bit, f] of [...rawFlagsOf(p)].sort((a, b) => a[0] - b[0])) {
+    const byBit = rawFlagsOf(p);
+    for (let bit = 0; bit < byBit.length; bit++) {
+      const f = byBit[bit];
+      if (f === undefined) continue;
       const key = `${bit}:${f.letter}:${f.name}`;
       let entry = seen.get(key);
       if (!entry) {

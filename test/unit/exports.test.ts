@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/reference.js';
+import { taintFile } from '../helpers/tmp.js';
 
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
@@ -149,5 +150,46 @@ describe('package entry points', () => {
       subclass: true,
       ctor: 'ERR_KERNEL_TAINT_INVALID_ARG',
     });
+  });
+
+  // `kernel-taint --json` (the report) loads what the report needs: not the
+  // watcher, the stream parser, child_process or a server; the log reader only
+  // when a bit is set. (node:net is not checked: a piped stdout, as here, is a socket.)
+  function cliLoads(path: string) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `process.on('exit', () => process.stderr.write('\\nKT_LOADED ' + JSON.stringify({ files: ${LOADED}.map(([f]) => f),
+           builtins: process.moduleLoadList.filter((m) => /^NativeModule (https?|child_process)$/.test(m)) }) + '\\n'));
+         process.argv = [process.argv[0], 'kernel-taint', '--json', '--path', ${JSON.stringify(path)}];
+         require(${JSON.stringify(join(ROOT, 'bin/kernel-taint.cjs'))});`,
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 15_000 },
+    );
+    const m = /KT_LOADED (.*)/.exec(r.stderr);
+    if (!m) throw new Error(`kernel-taint --json exited ${r.status}: ${r.stderr}`);
+    return {
+      status: r.status,
+      report: JSON.parse(r.stdout),
+      ...(JSON.parse(m[1]) as { files: string[]; builtins: string[] }),
+    };
+  }
+
+  it('kernel-taint --json loads neither the watcher nor the parser, and the log reader only for a tainted value', () => {
+    const clean = cliLoads(taintFile('0\n'));
+    expect(clean.status).toBe(0);
+    expect(clean.report).toMatchObject({ value: 0, tainted: false, explanation: { bits: [], limits: [] } });
+    expect(clean.files).toContain('cli.cjs');
+    for (const part of ['watch.cjs', 'parse.cjs', 'explain.cjs', 'kmsg-cause.cjs'])
+      expect(clean.files).not.toContain(part);
+    expect(clean.builtins).toEqual([]);
+    const tainted = cliLoads(taintFile('4097\n'));
+    expect(tainted.status).toBe(1);
+    expect(tainted.report.letters).toBe('PO');
+    expect(tainted.report.explanation.bits.map((b: { flag: { letter: string } }) => b.flag.letter)).toEqual(['P', 'O']);
+    expect(tainted.files).toContain('explain.cjs');
+    for (const part of ['watch.cjs', 'parse.cjs']) expect(tainted.files).not.toContain(part);
+    expect(tainted.builtins).toEqual([]);
   });
 });
