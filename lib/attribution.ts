@@ -32,7 +32,7 @@ export interface TaintAttribution {
   /** `/proc/<pid>/exe` when readable (not for kernel threads, or without privilege). */
   readonly exe: string | null;
   readonly uid: number | null;
-  /** The kernel's perf clock (ns since boot) of the report. */
+  /** When the kernel took the report: CLOCK_MONOTONIC ns (the clock of `process.hrtime.bigint()`, ns since boot without suspend). */
   readonly timeNs: number;
   /** The code that caused the write: first kernel frame outside taint/WARN/trap machinery (`proc_taint+0x14e`, `kt_warn_init+0x11 [kt_warn]`); for error_report_end the WARN caller. */
   readonly site: string | null;

@@ -130,6 +130,22 @@ export interface NativeWatchStats {
   kmsgOverruns: number;
   /** Reads of an empty regular file held back for a re-read (a write caught between truncate and write). */
   deferredEmpty: number;
+  /**
+   * Where the last value change's time went, CLOCK_MONOTONIC ns (the clock of
+   * `process.hrtime.bigint()`); 0 = stage not reached (sampleNs: no watchpoint
+   * sample). Stages: the write's watchpoint sample, the watch thread's wakeup,
+   * the value read, the causes taken, the thread-safe call queued, the JS
+   * thread's delivery start and end (every callback returned).
+   */
+  lastChange: {
+    sampleNs: number;
+    wakeNs: number;
+    readNs: number;
+    causesNs: number;
+    queuedNs: number;
+    callNs: number;
+    doneNs: number;
+  };
 }
 
 function packageRoot(): string {

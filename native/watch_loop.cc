@@ -406,8 +406,10 @@ Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   num(by, "inotify", stats_.inotify);
   std::vector<std::pair<const char*, uint64_t>> wakeups, extra;
   size_t watches = 0;
+  ChangeTiming timing;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    timing = timing_;
     watches = watches_.size();
     for (const auto& s : sources_) {
       wakeups.emplace_back(s->name, s->wakeups.load());
@@ -433,6 +435,16 @@ Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   num(o, "jsCalls", stats_.js_calls);
   num(o, "deferredEmpty", stats_.deferred_empty);
   for (const auto& [key, v] : extra) num(o, key, v);
+  // The last value change, stage by stage (CLOCK_MONOTONIC ns; 0 = not reached).
+  Napi::Object last = Napi::Object::New(env);
+  num(last, "sampleNs", static_cast<uint64_t>(timing.sample));
+  num(last, "wakeNs", static_cast<uint64_t>(timing.wake));
+  num(last, "readNs", static_cast<uint64_t>(timing.read));
+  num(last, "causesNs", static_cast<uint64_t>(timing.causes));
+  num(last, "queuedNs", static_cast<uint64_t>(timing.queued));
+  num(last, "callNs", static_cast<uint64_t>(timing.call));
+  num(last, "doneNs", static_cast<uint64_t>(timing.done));
+  o.Set("lastChange", last);
   return o;
 }
 
@@ -693,7 +705,9 @@ void WatchLoop::Run() {
   for (;;) {
     int n = Wait(events, 8);
     if (n < 0) return;
+    const int64_t woke = NowNs();
     std::lock_guard<std::mutex> lock(mu_);
+    wake_ns_ = woke;
     wk.wds.clear();
     wk.gone.clear();
     wk.sources = 0;
@@ -845,6 +859,10 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     const bool recovered = w.failing;
     w.failing = false;
     if (value == w.last && !recovered) return;  // the common case: nothing for JS
+    // The first change of a wakeup is timed, unless an earlier one still waits for the JS thread (this
+    // one will ride along with its delivery).
+    const bool timed = timing_.round != round_ && !(timing_.queued != 0 && timing_.call == 0);
+    if (timed) timing_ = ChangeTiming{round_, 0, wake_ns_, NowNs()};
     w.last = value;
     w.pending_ok = true;
     w.pending_value = value;
@@ -858,6 +876,22 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     bool reported = SnapshotCausesLocked(w);
     if (!reported && trigger != kWatchpoint && (w.active & kWatchpoint)) reported = AwaitWatchpointLocked(w);
     if (reported) trigger = kWatchpoint;
+    if (timed) {
+      timing_.causes = NowNs();
+      const Source* wp = SourceOf(kWatchpoint);
+      if (reported && wp != nullptr) {
+        size_t i = 0;
+        while (sources_[i].get() != wp) ++i;
+        for (const Attribution::Field& f : w.causes[i].what.fields) {
+          if (f.kind == Attribution::Field::kNumber && f.key == "timeNs") {
+            timing_.sample = static_cast<int64_t>(f.number);
+          }
+        }
+      }
+    }
+    QueueLocked(w, trigger);
+    if (timed) timing_.queued = NowNs();
+    return;
   } else {
     if (w.failing && SameError(w.last_err, err)) return;  // reported already
     w.failing = true;
@@ -976,9 +1010,15 @@ void WatchLoop::Deliver(Napi::Env env) {
     std::vector<std::pair<const char*, Attribution>> causes;
   };
   std::vector<Item> items;
+  const int64_t called = NowNs();
+  bool timed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     scheduled_ = false;
+    if (timing_.queued != 0 && timing_.call == 0) {
+      timing_.call = called;
+      timed = true;
+    }
     for (uint64_t id : dirty_) {
       auto it = watches_.find(id);
       if (it == watches_.end() || !it->second->pending) continue;  // removed meanwhile
@@ -1013,6 +1053,16 @@ void WatchLoop::Deliver(Napi::Env env) {
     }
     dirty_.clear();
   }
+  // Stamps the end of this delivery on every way out (a callback may throw or close).
+  struct DoneStamp {
+    WatchLoop* self;
+    bool on;
+    ~DoneStamp() {
+      if (!on) return;
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->timing_.done = NowNs();
+    }
+  } done_stamp{this, timed};
   ++stats_.js_calls;
   napi_env e = env;
   for (const Item& item : items) {

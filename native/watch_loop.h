@@ -158,6 +158,7 @@ class WatchLoop {
   std::vector<std::unique_ptr<Source>> sources_;  // fixed at construction
   CounterSet counters_;
   uint64_t round_ = 0;    // wakeups of the loop thread; a watch records the one of its last read
+  int64_t wake_ns_ = 0;   // CLOCK_MONOTONIC when epoll_wait returned for round_
   unsigned late_ = 0;     // sources that a change caught up on and that held a new cause
   UniqueFd epoll_, wake_, timer_;
   std::atomic<bool> stop_{false};
@@ -179,6 +180,20 @@ class WatchLoop {
     // Changes that waited for the watchpoint's sample, how many found it, and the time spent.
     std::atomic<uint64_t> watchpoint_waits{0}, watchpoint_waits_found{0}, watchpoint_wait_ns{0};
   } stats_;
+  // Where the time of the last value change went (watchStats().lastChange),
+  // CLOCK_MONOTONIC ns (process.hrtime.bigint()'s clock), 0 = not reached.
+  // Written by the loop thread (first watch read in a round) and by Deliver;
+  // read under mu_.
+  struct ChangeTiming {
+    uint64_t round = 0;
+    int64_t sample = 0;  // the watchpoint sample of the write (perf time), 0 without one
+    int64_t wake = 0;    // epoll_wait returned
+    int64_t read = 0;    // the value read and found changed
+    int64_t causes = 0;  // causes taken (catch-up of the sources, the watchpoint wait)
+    int64_t queued = 0;  // the thread-safe call queued
+    int64_t call = 0;    // Deliver started on the JS thread
+    int64_t done = 0;    // every callback of that delivery returned
+  } timing_;
 };
 
 }  // namespace kt

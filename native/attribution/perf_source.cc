@@ -436,6 +436,10 @@ bool WatchpointCore::Arm(std::string* reason) {
   a.sample_period = 1;
   a.wakeup_events = 1;
   a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN;
+  // Sample times on CLOCK_MONOTONIC (the clock of process.hrtime): comparable
+  // with the watch loop's and JS's own stamps (Linux >= 4.1; NMI-safe).
+  a.use_clockid = 1;
+  a.clockid = CLOCK_MONOTONIC;
   a.exclude_callchain_user = 1;
   a.comm = 1;  // exec/prctl names, for a writer gone before the drain reads /proc
   if (test_pid_ > 0 && !test_probe_path_.empty()) {
@@ -587,6 +591,8 @@ bool TracepointCore::Arm(std::string* reason) {
   a.sample_period = 1;
   a.wakeup_events = 1;
   a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+  a.use_clockid = 1;
+  a.clockid = CLOCK_MONOTONIC;
   std::vector<std::string> missing;
   int first_err = 0;
   auto arm = [&](const char* event, PerfEvents* ev, TraceFormat* fmt, std::initializer_list<const char*> need) {

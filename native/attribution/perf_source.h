@@ -36,7 +36,7 @@ struct PerfReport {
   enum Via { kWatchpoint = 0, kTracepoint = 1 };
   Via via = kWatchpoint;
   uint32_t pid = 0, tid = 0, cpu = 0;
-  uint64_t time_ns = 0;     // perf clock (local_clock: ns since boot)
+  uint64_t time_ns = 0;     // CLOCK_MONOTONIC ns (use_clockid)
   std::string comm, exe;    // from /proc/<tid> at drain time; empty when gone or unreadable
   int64_t uid = -1;
   std::vector<std::string> stack;  // symbolized kernel callchain (watchpoint)
