@@ -318,6 +318,29 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
 }
 
 /**
+ * Debug only: with `KERNEL_TAINT_TRACE_CHANGES=1` in the environment when this
+ * module loads, each emitted change pushes its JS stages (process.hrtime ns:
+ * entry, after the attribution, the evidence's setup, the change object, the
+ * lazy reads' scheduling, and after the emit) to
+ * `globalThis[Symbol.for('kernel-taint.changeTrace')]` (the last 256). Used by
+ * the real-kernel latency breakdown (test/kernel/guest/attrib.mjs); off, it
+ * costs one null check per change.
+ */
+const changeTrace: ChangeTraceEntry[] | null =
+  process.env.KERNEL_TAINT_TRACE_CHANGES === '1' ? traceList(Symbol.for('kernel-taint.changeTrace')) : null;
+function traceList(key: symbol): ChangeTraceEntry[] {
+  const g = globalThis as Record<symbol, ChangeTraceEntry[] | undefined>;
+  g[key] ??= [];
+  return g[key];
+}
+interface ChangeTraceEntry {
+  path: string;
+  seq: number;
+  trigger: string;
+  ns: bigint[];
+}
+
+/**
  * Watches the kernel taint value. Create it with `watchTaint()`.
  *
  * Events: `'change'` (a `TaintChange`), `'ready'` (the active triggers),
@@ -327,6 +350,15 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   readonly #binding: WatchBinding;
   readonly #table: ProfileTable;
   #tail: KmsgTail | null | undefined;
+  /** Changes whose `evidence`/`modules` were not read yet (read at the latest at close(), while the log is open). */
+  readonly #unresolved = new Set<() => unknown>();
+
+  /** Reads the kernel log to its end once, so that a change reads only the records logged since. */
+  #startLog(): void {
+    const path = this.#cfg.kmsgPath;
+    const tail = path === null ? null : this.#logTail(path);
+    if (tail !== null && !tail.started) tail.poll();
+  }
 
   /** The open kernel log for evidence (opened on first use, read by the evidence); `null` when unreadable. */
   #logTail(path: string): KmsgTail | null {
@@ -395,7 +427,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       if (!cfg.ignoreInitial) {
         const previous = stateOf(0, this.#table);
         this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current), null);
-      }
+      } else this.#startLog(); // the first change reads only what was logged since 'ready'
       if (!this.#closed) this.emit('ready', [...this.#triggers], this.#ready);
     });
   }
@@ -454,6 +486,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
+    for (const resolve of [...this.#unresolved]) resolve();
     this.#closed = true;
     if (this.#id !== null) {
       this.#binding.watchRemove(this.#id);
@@ -555,41 +588,84 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     kmsg: string | null,
     causes: NativeCauses | null = null,
   ): void {
+    const ns = changeTrace === null ? null : [process.hrtime.bigint()];
     const addedBits = added.reduce((m, f) => (m | (1 << f.bit)) >>> 0, 0);
     const attribution = attributionsFor(causes, addedBits);
+    ns?.push(process.hrtime.bigint());
     const time = new Date();
     const { modules, kmsgPath } = this.#cfg;
     const initial = trigger === 'initial';
-    // The log is read whole once, through the tail (the initial report, or the first change); later
-    // changes read on from there, so a change costs the records logged since the last one.
-    const tail = kmsgPath === null ? null : this.#logTail(kmsgPath);
-    const evidence = changeEvidence(added, this.#table, {
-      initial,
-      kmsg,
-      time,
-      kmsgPath,
-      tail,
-      ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
-      ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
-    });
-    // Nothing to explain at start: still read the ring to its end now, so the first change reads only
-    // what came since.
-    if (initial && tail !== null && !tail.started && !this.#closed) tail.poll();
-    const change: TaintChange = Object.freeze({
-      seq: ++this.#seq,
-      time,
-      bootId: bootId(),
-      previous,
-      current,
-      added: Object.freeze(added),
-      trigger,
-      modules: attributeModules(added, this.#cfg.profile, this.#cfg.modules),
-      kmsg,
-      actor: actorFrom(attribution, addedBits),
-      attribution,
-      evidence: Object.freeze(withActors(evidence, attribution)),
-    });
+    // The evidence reads the kernel log (and maybe the module list): ~20 ms per change under emulation, the
+    // bulk of a change's latency. So it is not read before the emit: `evidence` is read at its first access
+    // (a listener that uses it pays then), else right after this turn of the event loop, or at close().
+    let evidence: readonly TaintEvidence[] | null = null;
+    const resolve = (): readonly TaintEvidence[] => {
+      if (evidence !== null) return evidence;
+      this.#unresolved.delete(resolve);
+      // The log is read whole once, through the tail (at start, or the first change); later changes read
+      // on from there, so a change costs the records logged since the last one.
+      const tail = kmsgPath === null ? null : this.#logTail(kmsgPath);
+      const found = changeEvidence(added, this.#table, {
+        initial,
+        kmsg,
+        time,
+        kmsgPath,
+        tail,
+        ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
+        ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
+      });
+      evidence = Object.freeze(withActors(found, attribution));
+      return evidence;
+    };
+    if (initial) {
+      resolve();
+      // Nothing to explain at start: still read the ring to its end now, so the first change reads only
+      // what came since.
+      this.#startLog();
+    }
+    // The module list too (re-read when a module bit appears: ~15 ms under emulation): read after the emit.
+    let changeModules: ChangeModules | null = null;
+    const resolveModules = (): ChangeModules => {
+      if (changeModules !== null) return changeModules;
+      this.#unresolved.delete(resolveModules);
+      changeModules = attributeModules(added, this.#cfg.profile, this.#cfg.modules);
+      return changeModules;
+    };
+    ns?.push(process.hrtime.bigint());
+    const change: TaintChange = Object.freeze(
+      Object.defineProperties(
+        {
+          seq: ++this.#seq,
+          time,
+          bootId: bootId(),
+          previous,
+          current,
+          added: Object.freeze(added),
+          trigger,
+        },
+        {
+          modules: { get: resolveModules, enumerable: true },
+          kmsg: { value: kmsg, enumerable: true },
+          actor: { value: actorFrom(attribution, addedBits), enumerable: true },
+          attribution: { value: attribution, enumerable: true },
+          evidence: { get: resolve, enumerable: true },
+        },
+      ) as TaintChange,
+    );
+    ns?.push(process.hrtime.bigint());
+    this.#unresolved.add(resolveModules);
+    if (evidence === null) this.#unresolved.add(resolve);
+    setImmediate(() => {
+      resolveModules();
+      resolve();
+    }).unref();
+    if (ns !== null && changeTrace !== null) {
+      ns.push(process.hrtime.bigint());
+      if (changeTrace.length >= 256) changeTrace.shift();
+      changeTrace.push({ path: this.#cfg.path, seq: change.seq, trigger, ns });
+    }
     this.emit('change', change);
+    ns?.push(process.hrtime.bigint());
   }
 
   // Called from the native thread-safe function on the JS thread. A throwing

@@ -259,17 +259,43 @@ describe('the kernel log is read once at watcher start', () => {
     }
   });
 
-  it('ignoreInitial: the first change reads the ring once, from its start', async () => {
+  it('ignoreInitial: the ring is read once at start, not by the first change', async () => {
     const log = fifoLog(readFileSync(fixture('trixie-7x.kmsg'), 'utf8'));
     try {
       const { b, w, changes } = await start(0, log.path, true);
       expect(changes).toEqual([]);
-      expect(log.readers()).toBe(0);
+      expect(log.readers()).toBe(1);
       b.deliver('kmsg', bits('W'), null);
       expect(changes[0].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 9.041456 });
       b.deliver('uevent', bits('W', 'P'), null);
       expect(changes[1].evidence[0]).toMatchObject({ source: 'kmsg', cause: { module: { name: 'kt_prop' } } });
       await w.close();
+    } finally {
+      log.close();
+    }
+  });
+
+  it("evidence is read after the 'change' is emitted: at its first access, else once the event loop turns", async () => {
+    const log = fifoLog('6,1,1000000,-;ordinary line\n');
+    try {
+      const { b, w, changes } = await start(0, log.path, true);
+      // Emitted before the log is read: a record logged after the emit still explains the change read later.
+      b.deliver('uevent', bits('U'), null);
+      expect(changes).toHaveLength(1);
+      log.write('4,2,2000000,-;Setting dangerous option foo - tainting kernel\n');
+      expect(changes[0].evidence[0]).toMatchObject({ source: 'kmsg', sinceBoot: 2, cause: { kind: 'user-write' } });
+      expect(Object.isFrozen(changes[0].evidence)).toBe(true);
+      expect(JSON.parse(JSON.stringify(changes[0])).evidence).toHaveLength(1);
+      // Not read by a listener: it is read right after the emit's turn, not when first accessed much later.
+      b.deliver('uevent', bits('U', 'W'), null);
+      await new Promise((r) => setImmediate(r));
+      log.write('4,3,3000000,-;WARNING: CPU: 0 PID: 1 at mm/slub.c:1 f+0x1/0x2\n');
+      expect(changes[1].evidence[0]).toMatchObject({ source: 'watch', cause: null });
+      // close() reads what is still unread while the log is open.
+      b.deliver('uevent', bits('U', 'W', 'D'), null);
+      await w.close();
+      expect(changes[2].evidence[0].flag.letter).toBe('D');
+      expect(log.readers()).toBe(0);
     } finally {
       log.close();
     }
