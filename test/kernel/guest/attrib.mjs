@@ -20,6 +20,52 @@ import { createRequire } from 'node:module';
 
 const TAINTED = '/proc/sys/kernel/tainted';
 const role = process.argv[2] ?? 'main';
+// The library's JS stages of each change (lib/watch.ts, debug only), for the latency breakdown.
+if (role === 'main') process.env.KERNEL_TAINT_TRACE_CHANGES = '1';
+const traceList = () => globalThis[Symbol.for('kernel-taint.changeTrace')] ?? [];
+const hr = () => process.hrtime.bigint();
+/** The watch loop's stamps of the last change (native watchStats().lastChange), or null. */
+function lastChange() {
+  try {
+    return createRequire(import.meta.url)('/pkg/build/Release/kernel_taint.node').watchStats().lastChange ?? null;
+  } catch {
+    return null;
+  }
+}
+/**
+ * One write → 'change', stage by stage in ms (CLOCK_MONOTONIC throughout): the watchpoint sample of the write,
+ * the watch thread's wakeup, value read, causes (catch-up + watchpoint wait), TSFN queued, the JS thread's
+ * delivery start (it cannot start before spawnSync returned: the JS thread is blocked in it), the first
+ * watcher's JS stages (attribution, evidence, modules, the change object) and its listener, then the second's.
+ */
+function stagesOf(tStart, tReturn, first, second, traces) {
+  const lc = first?.lc ?? lastChange();
+  if (!lc || !first) return null;
+  const ms = (a, b) => (a && b ? Math.round((b - a) / 1e4) / 100 : null);
+  const n = (x) => Number(x);
+  // The first JS trace of a change after the spawn (the first watcher delivered).
+  const t = traces.find((e) => e.ns[0] > tStart) ?? null;
+  const ret = n(tReturn);
+  return {
+    spawnToSample: ms(n(tStart), lc.sampleNs),
+    sampleToWake: ms(lc.sampleNs, lc.wakeNs),
+    wakeToRead: ms(lc.wakeNs, lc.readNs),
+    readToCauses: ms(lc.readNs, lc.causesNs),
+    causesToQueued: ms(lc.causesNs, lc.queuedNs),
+    queuedBeforeReturn: ms(lc.queuedNs, ret),
+    sampleToReturn: ms(lc.sampleNs, ret),
+    returnToCall: ms(Math.max(ret, lc.queuedNs), lc.callNs),
+    callToJs: t ? ms(lc.callNs, n(t.ns[0])) : null,
+    jsAttribution: t ? ms(n(t.ns[0]), n(t.ns[1])) : null,
+    jsEvidenceSetup: t ? ms(n(t.ns[1]), n(t.ns[2])) : null,
+    jsChangeObject: t ? ms(n(t.ns[2]), n(t.ns[3])) : null,
+    jsSchedule: t ? ms(n(t.ns[3]), n(t.ns[4])) : null,
+    listener: t ? ms(n(t.ns[4]), n(first.ns)) : null,
+    firstAfterReturn: ms(ret, n(first.ns)),
+    secondAfterFirst: second ? ms(n(first.ns), n(second.ns)) : null,
+    deliveryDone: ms(lc.callNs, lc.doneNs),
+  };
+}
 const now = () => performance.now();
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -251,7 +297,8 @@ async function driver(emit) {
   const t0 = now();
   try {
     w = api.watchTaint({ attribution: 'auto', ignoreInitial: true });
-    w.on('change', (c) => events.push({ at: now(), c }));
+    // lc: the watch loop's stamps as this change arrives (a later change of another watcher replaces them).
+    w.on('change', (c) => events.push({ at: now(), ns: hr(), c, lc: lastChange() }));
     w.on('error', (e) => errors.push({ where: 'auto', ...errInfo(e) }));
   } catch (e) {
     emit({ t: 'node-error', where: 'watchTaint auto', error: errInfo(e) });
@@ -298,7 +345,9 @@ async function driver(emit) {
     const kseen = kmsgEvents.length;
     const oseen = offEvents.length;
     const valueBefore = readValue();
+    const tStart = hr();
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    const tReturnNs = hr();
     const tReturn = now();
     const wallReturn = Date.now();
     const valueAfter = readValue();
@@ -311,6 +360,7 @@ async function driver(emit) {
     const complete = [...letters].every((l) => union().includes(l));
     await sleep(200); // stragglers (a second source reporting the same write)
     const got = events.slice(seen);
+    const stages = got[0] ? stagesOf(tStart, tReturnNs, got[0], null, traceList()) : null;
     emit({
       t: 'at-event',
       name,
@@ -325,6 +375,7 @@ async function driver(emit) {
       complete,
       events: got.map((e) => ({ ...changeOf(e.c), afterReturnMs: Math.round((e.at - tReturn) * 100) / 100 })),
       kmsgSoFar: kmsgEvents.length - kseen,
+      stages,
       off: offEvents.slice(oseen).map((e) => ({
         added: lettersOf(e.c.added),
         trigger: e.c.trigger ?? null,
@@ -432,7 +483,7 @@ async function latencySeries(api, emit) {
   for (const mode of ['auto', 'off']) {
     try {
       ws[mode] = api.watchTaint({ attribution: mode, ignoreInitial: true });
-      ws[mode].on('change', (c) => runs[mode].push({ at: now(), c }));
+      ws[mode].on('change', (c) => runs[mode].push({ at: now(), ns: hr(), c }));
       ws[mode].on('error', () => {});
       await Promise.race([new Promise((res) => ws[mode].once('ready', res)), sleep(60000)]);
     } catch (e) {
@@ -443,7 +494,9 @@ async function latencySeries(api, emit) {
   for (const bit of [2, 3, 4, 5, 8, 10, 11, 15, 16, 17, 18]) {
     if (readValue() & (1 << bit)) continue;
     const seen = { auto: runs.auto.length, off: runs.off.length };
+    const tStart = hr();
     const r = spawnSync('/bin/sh', ['-c', `echo ${1 << bit} > ${TAINTED}`]);
+    const tReturnNs = hr();
     const tReturn = now();
     while ((runs.auto.length === seen.auto || runs.off.length === seen.off) && now() - tReturn < 10000) await sleep(1);
     await sleep(50);
@@ -453,7 +506,12 @@ async function latencySeries(api, emit) {
         ? { trigger: e.c.trigger, ms: Math.round((e.at - tReturn) * 100) / 100, pid: e.c.actor?.pid ?? null }
         : null;
     };
-    samples.push({ bit, pid: r.pid, auto: first('auto'), off: first('off') });
+    const ea = runs.auto[seen.auto];
+    const eo = runs.off[seen.off];
+    // Delivered in watcher order ('auto' was created first): the second pays for the first's listener.
+    const [one, two] = ea && eo && eo.ns < ea.ns ? [eo, ea] : [ea, eo];
+    const stages = stagesOf(tStart, tReturnNs, one, two, traceList());
+    samples.push({ bit, pid: r.pid, auto: first('auto'), off: first('off'), stages });
   }
   let stats = null; // the watch loop's counters (the same addon instance the package loaded)
   try {
