@@ -221,7 +221,11 @@ for (const mode of ['uretprobe', 'breakpoint'] as const) {
         const s1 = native().watchStats() as unknown as Record<string, number>;
         const samples = s1.watchpointSamples - s0.watchpointSamples;
         expect(samples).toBeGreaterThanOrEqual(1001); // one trap per store
-        expect(s1.watchpointCoalesced - s0.watchpointCoalesced).toBeGreaterThanOrEqual(1000);
+        // Every trap is accounted for: folded as a no-op, or (storm traps the thread drained in
+        // the same pass as the real change's trap) counted in that change's one report.
+        const folded = s1.watchpointCoalesced - s0.watchpointCoalesced;
+        expect(folded + (changes[0]?.attribution?.[0]?.samples ?? 0)).toBe(samples);
+        expect(folded).toBeGreaterThanOrEqual(900);
         expect(s1.jsCalls - s0.jsCalls).toBe(1); // the real change only
         expect(changes).toHaveLength(1);
         expect(changes[0].added.map((f) => f.letter)).toEqual(['U']);

@@ -99,14 +99,22 @@ describe.skipIf(!isSupported())('watcher and replaced files (inotify only, no po
   it("a read caught between truncate and write is not an 'error': 200 rewrites, no 'is empty'", async () => {
     const { path, changes, errors } = await watching(0);
     let value = 0;
+    // The longest open(O_TRUNC)→write gap of this process. On a loaded machine
+    // the writer itself can be descheduled for longer than the watcher's re-read
+    // delay (50 ms); then the file really was empty that long and an error is right.
+    let longestGapMs = 0;
     for (let i = 0; i < 200; i++) {
       value = value === W ? O : W;
+      const t = performance.now();
       writeFileSync(path, `${value}\n`); // O_TRUNC, then write
+      longestGapMs = Math.max(longestGapMs, performance.now() - t);
       if (i % 20 === 0) await settle(2);
     }
     await waitFor(() => changes.at(-1)?.current.value === value, 5000, 'the last value');
     await settle(120); // past the re-read delay of any held-back empty read
-    expect(errors).toEqual([]);
+    if (longestGapMs < 40) expect(errors).toEqual([]);
+    else console.warn(`writer stalled ${longestGapMs.toFixed(1)} ms in one rewrite: an 'is empty' error may be right`);
+    for (const e of errors) expect(e.message).toBe(`${path} is empty`);
   });
 
   it('a file that stays empty is still reported, once, after the short re-read delay', async () => {
