@@ -121,7 +121,10 @@ export interface TaintChange {
    */
   readonly added: readonly TaintFlag[];
   readonly trigger: ChangeTrigger;
-  /** Modules that carry the added bits, and the added bits no module can carry. */
+  /**
+   * Modules that carry the added bits, and the added bits no module can carry. Like `evidence`, read
+   * after the event is emitted (at its first access, else on the next turn of the event loop).
+   */
   readonly modules: ChangeModules;
   /**
    * The kernel log line that preceded the change: the last `/dev/kmsg` message
@@ -164,7 +167,10 @@ export interface TaintChange {
    * of the new bit, else the `kmsg` line, else the loaded modules explain it,
    * and `since` falls back to the time the watcher saw it (`source: 'watch'`).
    * The log is read only when watching the running kernel's taint (the default
-   * `path`) and readable.
+   * `path`) and readable. Read after the `'change'` is emitted, so that the
+   * event is not late for it: at the first access of `evidence` (a listener
+   * that reads it pays then, ~20 ms under emulation), else on the next turn of
+   * the event loop, else at `close()`.
    */
   readonly evidence: readonly TaintEvidence[];
 }
