@@ -137,6 +137,8 @@ export interface NativeWatchStats {
    * the value read, the causes taken, the thread-safe call queued, the JS
    * thread's delivery start and end (every callback returned).
    */
+  /** The kernel symbol table is being parsed (a watchpoint report would wait for it); `'ready'` waits. */
+  symbolsPending: boolean;
   lastChange: {
     sampleNs: number;
     wakeNs: number;

@@ -86,7 +86,9 @@ export interface WatchTaintOptions {
    * use them, watching the kernel's own file and with `triggers` left out
    * or naming them. `'off'`: neither. `'ready'` says, per source, whether it
    * is armed or why not; a source that cannot arm never fails the watcher.
-   * The environment variable `KERNEL_TAINT_ATTRIBUTION=off` turns both off
+   * With the watchpoint armed, `'ready'` also waits (at most 2 s) for the
+   * kernel symbol table to be parsed, so that the first change is not late
+   * for it. The environment variable `KERNEL_TAINT_ATTRIBUTION=off` turns both off
    * for the whole process.
    */
   attribution?: AttributionMode;
@@ -332,6 +334,9 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
  * the real-kernel latency breakdown (test/kernel/guest/attrib.mjs); off, it
  * costs one null check per change.
  */
+/** How long `'ready'` waits for the kernel symbol table's parse (the native report's own bound). */
+const SYMBOLS_WAIT_MS = 2000;
+
 const changeTrace: ChangeTraceEntry[] | null =
   process.env.KERNEL_TAINT_TRACE_CHANGES === '1' ? traceList(Symbol.for('kernel-taint.changeTrace')) : null;
 function traceList(key: symbol): ChangeTraceEntry[] {
@@ -434,8 +439,34 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
         const previous = stateOf(0, this.#table);
         this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current), null);
       } else this.#startLog(); // the first change reads only what was logged since 'ready'
-      if (!this.#closed) this.emit('ready', [...this.#triggers], this.#ready);
+      this.#whenSymbols(() => {
+        if (!this.#closed) this.emit('ready', [...this.#triggers], this.#ready);
+      });
     });
+  }
+
+  /**
+   * Runs `then` once the kernel symbol table the watchpoint names its reports with is parsed (at most
+   * SYMBOLS_WAIT_MS): read at arming, it is parsed on a helper thread, and a change reported before the
+   * parse ends would wait for it (0.7 s seen under TCG). At once without a watchpoint.
+   */
+  #whenSymbols(then: () => void): void {
+    const stats = (this.#binding as Partial<NativeBinding>).watchStats;
+    const pending = () => typeof stats === 'function' && stats.call(this.#binding).symbolsPending === true;
+    if (!this.#triggers.includes('watchpoint') || !pending()) {
+      then();
+      return;
+    }
+    const until = Date.now() + SYMBOLS_WAIT_MS;
+    const check = (): void => {
+      if (this.#closed || !pending() || Date.now() >= until) {
+        then();
+        return;
+      }
+      const t = setTimeout(check, 5);
+      if (!this.#refd) t.unref();
+    };
+    check();
   }
 
   /** The last value seen. */

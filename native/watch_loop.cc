@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "attribution/sources.h"
+#include "attribution/symbols.h"
 #include "triggers/kmsg.h"
 #include "triggers/uevent.h"
 
@@ -445,6 +446,8 @@ Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   num(last, "callNs", static_cast<uint64_t>(timing.call));
   num(last, "doneNs", static_cast<uint64_t>(timing.done));
   o.Set("lastChange", last);
+  // The symbol table is still being parsed: a watchpoint report now would wait for it ('ready' waits instead).
+  o.Set("symbolsPending", Napi::Boolean::New(env, symbols::Parsing()));
   return o;
 }
 

@@ -104,6 +104,12 @@ std::shared_ptr<const Kallsyms> Current(int wait_ms) {
   return s.table;
 }
 
+bool Parsing() {
+  State& s = S();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.parsing;
+}
+
 bool ReloadAsync() {
   State& s = S();
   {

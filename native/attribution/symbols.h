@@ -33,6 +33,8 @@ void Publish(std::string text, uint64_t tainted_mask);
 // The newest parsed table (null before the first one). Waits for a parse of
 // text already read (never for a read) at most `wait_ms`.
 std::shared_ptr<const Kallsyms> Current(int wait_ms);
+// Whether a table text is being parsed (a report now would wait for it).
+bool Parsing();
 // Starts a re-read of /proc/kallsyms on a helper thread unless one is running
 // or the last one started less than a second ago. Never blocks. True when it
 // started one.

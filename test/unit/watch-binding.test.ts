@@ -2,7 +2,7 @@
 // timing-free checks of what it does with each native delivery and of the
 // ref/unref aggregation. Runs on every platform.
 import { describe, expect, it } from 'vitest';
-import type { NativeSysError, NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
+import type { NativeSysError, NativeWatchCallback, NativeWatchOptions, NativeWatchStats } from '../../lib/binding.js';
 import { AbortError, fromNative } from '../../lib/errors.js';
 import { createWatcher, type TaintChange, type WatchBinding, type WatchReadyInfo } from '../../lib/watch.js';
 
@@ -91,6 +91,55 @@ describe('TaintWatcher start on a file caught between truncate and write', () =>
     };
     expect(() => createWatcher({ path: '/x' }, b)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(calls).toBe(1);
+  });
+});
+
+describe("'ready' and the kernel symbol table", () => {
+  /** A binding whose watchpoint armed while the symbol table is still being parsed for `polls` stats calls. */
+  class ParsingBinding extends FakeBinding {
+    polls: number;
+    statsCalls = 0;
+    constructor(polls: number) {
+      super();
+      this.polls = polls;
+    }
+    override watchAdd(options: NativeWatchOptions, callback: NativeWatchCallback) {
+      const r = super.watchAdd(options, callback);
+      return 'id' in r ? { ...r, triggers: [...r.triggers, 'watchpoint' as const] } : r;
+    }
+    watchStats() {
+      this.statsCalls++;
+      return { symbolsPending: this.statsCalls <= this.polls } as NativeWatchStats;
+    }
+  }
+
+  it("waits for the parse before 'ready', so that the first change does not wait for it", async () => {
+    const b = new ParsingBinding(3);
+    const w = createWatcher({ path: '/x', ignoreInitial: true }, b);
+    let ready = false;
+    w.on('ready', () => {
+      ready = true;
+    });
+    await tick();
+    expect(ready).toBe(false);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ready).toBe(true);
+    expect(b.statsCalls).toBeGreaterThanOrEqual(4);
+    void w.close();
+  });
+
+  it("'ready' at once when the table is parsed, or without a watchpoint", async () => {
+    for (const b of [new ParsingBinding(0), new FakeBinding()]) {
+      const w = createWatcher({ path: '/x', ignoreInitial: true }, b);
+      let ready = false;
+      w.on('ready', () => {
+        ready = true;
+      });
+      await tick();
+      await tick();
+      expect(ready).toBe(true);
+      void w.close();
+    }
   });
 });
 
