@@ -44,6 +44,13 @@ export interface TaintAttribution {
   readonly before?: number;
   readonly after?: number;
   readonly samples?: number;
+  /**
+   * Watchpoint: 1 when every trap folded into this report came from one thread; 2 when traps of
+   * several threads were drained together (a WARN storm on a set bit beside a real write). The
+   * kernel does not record which of them changed the mask, so such a report gives no actor;
+   * `pid`/`comm`/`site` are then the earliest trap's.
+   */
+  readonly writers?: number;
   /** Tracepoint: which one, and what it said. */
   readonly event?: 'module_load' | 'error_report_end';
   readonly module?: string;
@@ -126,6 +133,7 @@ export function attributionFrom(via: AttributionSource, c: RawCause | undefined)
     out.before = hex(c.before);
     out.after = hex(c.after);
     out.samples = num(c.samples) ?? 1;
+    out.writers = num(c.writers) ?? 1;
   } else {
     if (c.event === 'module_load' || c.event === 'error_report_end') out.event = c.event;
     if (str(c.module) !== null) out.module = c.module as string;
@@ -154,9 +162,13 @@ export function attributionsFor(
   return Object.freeze(out);
 }
 
-/** The actor of a change: from its first report, with the kind of the bits that report set. */
+/**
+ * The actor of a change: from its first report that names one writer, with the kind of the bits that
+ * report set. A watchpoint report of several threads' traps (`writers` 2) names nobody: the kernel did
+ * not record which of them changed the mask.
+ */
 export function actorFrom(attribution: readonly TaintAttribution[], added: number): TaintActor | null {
-  const a = attribution[0];
+  const a = attribution.find((r) => (r.writers ?? 1) < 2);
   if (a === undefined) return null;
   return Object.freeze({
     kind: actorKind(a.bits & added),
@@ -176,6 +188,7 @@ export function actorFrom(attribution: readonly TaintAttribution[], added: numbe
  * `null` otherwise: a site alone does not say what kind of event it was.
  */
 export function causeFrom(a: TaintAttribution): TaintCause | null {
+  if ((a.writers ?? 1) > 1) return null; // the site is the earliest trap's, not necessarily the writer's
   const site = a.site ?? undefined;
   const userWrite =
     a.via === 'watchpoint' &&

@@ -44,6 +44,7 @@ struct PerfReport {
   uint32_t before = 0, after = 0;  // the mask around the write (watchpoint)
   uint32_t bits = 0;               // added bits (watchpoint), module taints, or W / B (error report)
   uint64_t samples = 1;            // traps folded into this report
+  uint32_t writers = 1;            // distinct threads among those traps, capped at 2 (2: the writer is ambiguous)
   std::string event;               // tracepoint: "module_load" | "error_report_end"
   std::string module;              // module_load: the module's name
   int32_t detector = -1;           // error_report_end: 0 kfence, 1 kasan, 2 warning

@@ -45,6 +45,7 @@ void WatchpointSource::Describe(Attribution* out) const {
   out->Add("before", HexMask(r.before));
   out->Add("after", HexMask(r.after));
   out->Add("samples", static_cast<double>(r.samples));
+  out->Add("writers", static_cast<double>(r.writers));
   std::string stack;
   for (const std::string& f : r.stack) {
     if (!stack.empty()) stack += '\n';

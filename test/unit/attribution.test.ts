@@ -9,6 +9,7 @@ import {
   attributionFrom,
   attributionsFor,
   causeFrom,
+  type TaintAttribution,
 } from '../../lib/attribution.js';
 
 const bit = (...bits: number[]) => bits.reduce((m, b) => (m | (1 << b)) >>> 0, 0);
@@ -75,6 +76,7 @@ describe('attributionFrom / attributionsFor / actorFrom', () => {
       before: 0,
       after: 0x40,
       samples: 1,
+      writers: 1,
     });
   });
 
@@ -131,6 +133,17 @@ describe('attributionFrom / attributionsFor / actorFrom', () => {
     const warn = attributionsFor({ watchpoint: { ...userWrite, comm: 'kworker/0:1', bits: W } }, W);
     expect(actorFrom(warn, W)?.kind).toBe('incidental');
     expect(actorFrom([], W)).toBeNull();
+  });
+
+  it('names no actor and no cause from a watchpoint report of several threads (a storm beside a real write)', () => {
+    const mixed = { ...userWrite, comm: 'kworker/0:1', samples: 40, writers: 2 };
+    const [a] = attributionsFor({ watchpoint: mixed }, U);
+    expect(a?.writers).toBe(2);
+    expect(actorFrom([a as TaintAttribution], U)).toBeNull();
+    expect(causeFrom(a as TaintAttribution)).toBeNull();
+    // the module_load tracepoint still names the loader when the watchpoint report is ambiguous
+    const both = attributionsFor({ watchpoint: { ...mixed, bits: P | O | E }, tracepoint: moduleLoad }, P);
+    expect(actorFrom(both, P)).toMatchObject({ comm: 'insmod', via: 'tracepoint' });
   });
 });
 
