@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { explainTaint, KMSG_PATH, KmsgTail, logLimit, scanKernelLog } from '../../lib/explain.js';
+import { decodeTaint } from '../../lib/decode.js';
+import { evidenceFromLog, explainTaint, KMSG_PATH, KmsgTail, logLimit, scanKernelLog } from '../../lib/explain.js';
+import { parseKmsgRecord } from '../../lib/kmsg-cause.js';
 import { writeValue } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -414,5 +416,26 @@ describe('the log reader: garbage, huge lines, truncated rings', () => {
     } finally {
       tail.close();
     }
+  });
+});
+
+describe('evidenceFromLog over kept records (a watcher re-scans them per change)', () => {
+  it('gives the same evidence on every scan, never objects shared between scans', () => {
+    const text = readFileSync(fileURLToPath(new URL('../fixtures/kmsg/bookworm-6.1.kmsg', import.meta.url)), 'utf8');
+    const records = text
+      .split('\n')
+      .map((l) => parseKmsgRecord(l))
+      .filter((r): r is NonNullable<typeof r> => r !== null);
+    const want = decodeTaint((1 << 0) | (1 << 9) | (1 << 12) | (1 << 13)).flags; // P W O E
+    const first = evidenceFromLog(records, want, 0).found;
+    expect([...first.keys()].sort((a, b) => a - b)).toEqual([0, 9, 12, 13]);
+    const snapshot = JSON.stringify([...first.values()]);
+    // A caller that edits what it got (as the watcher's actor merge may) cannot change a later scan.
+    for (const ev of first.values()) {
+      if (ev.cause !== null) (ev.cause as { site?: string }).site = 'edited';
+      if (ev.cause?.module) (ev.cause.module as { name: string }).name = 'edited';
+    }
+    const second = evidenceFromLog(records, want, 0).found;
+    expect(JSON.stringify([...second.values()])).toBe(snapshot);
   });
 });
