@@ -89,6 +89,9 @@ function makeCase(id, name, bit, opts) {
       got = next();
       put(W); // clears the bit again (a change too), for the next sample
       await got;
+      // Let both changes' deferred reads (evidence, module list: after the emit) finish, so a sample
+      // measures one change, not the previous change's post-processing still running when it arrives.
+      await new Promise((r) => setTimeout(r, 1));
       if (bit === O) {
         const named = c.modules.carrying.map((m) => m.name).join(',');
         if (named !== carriers.join(',')) throw new Error(`${name}: carrying ${named}, expected ${carriers}`);
