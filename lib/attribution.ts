@@ -162,13 +162,18 @@ export function attributionsFor(
   return Object.freeze(out);
 }
 
+/** Whether a report names one writer (a watchpoint report of several threads' traps, `writers` 2, does not). */
+function oneWriter(a: TaintAttribution): boolean {
+  return (a.writers ?? 1) < 2;
+}
+
 /**
  * The actor of a change: from its first report that names one writer, with the kind of the bits that
  * report set. A watchpoint report of several threads' traps (`writers` 2) names nobody: the kernel did
  * not record which of them changed the mask.
  */
 export function actorFrom(attribution: readonly TaintAttribution[], added: number): TaintActor | null {
-  const a = attribution.find((r) => (r.writers ?? 1) < 2);
+  const a = attribution.find(oneWriter);
   if (a === undefined) return null;
   return Object.freeze({
     kind: actorKind(a.bits & added),
@@ -188,7 +193,7 @@ export function actorFrom(attribution: readonly TaintAttribution[], added: numbe
  * `null` otherwise: a site alone does not say what kind of event it was.
  */
 export function causeFrom(a: TaintAttribution): TaintCause | null {
-  if ((a.writers ?? 1) > 1) return null; // the site is the earliest trap's, not necessarily the writer's
+  if (!oneWriter(a)) return null; // the site is the earliest trap's, not necessarily the writer's
   const site = a.site ?? undefined;
   const userWrite =
     a.via === 'watchpoint' &&
