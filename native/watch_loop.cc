@@ -462,6 +462,7 @@ Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   num(o, "moduleLoadHoldsExpired", stats_.holds_expired);
   num(o, "moduleLoadHoldsCut", stats_.holds_cut);
   num(o, "moduleLoadHoldNs", stats_.hold_ns);
+  num(o, "moduleLoadsWhole", stats_.loads_whole);
   o.Set("wakeupsBySource", by);
   num(o, "reads", stats_.reads);
   num(o, "counterReads", stats_.counter_reads);
@@ -1068,6 +1069,7 @@ WatchLoop::HoldStep WatchLoop::HoldLocked(Watch& w, bool reported, unsigned trig
     c.what.fields.clear();
     TracepointSource::DescribeReport(*loaded, &c.what);
     c.has = true;
+    ++stats_.loads_whole;
     return HoldStep::kQueue;
   }
   w.hold.state = Hold::kHeld;

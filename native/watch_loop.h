@@ -215,8 +215,10 @@ class WatchLoop {
     // Changes that waited for the watchpoint's sample, how many found it, and the time spent.
     std::atomic<uint64_t> watchpoint_waits{0}, watchpoint_waits_found{0}, watchpoint_wait_ns{0};
     // Module-load holds: started, ended by the loader's module_load, ended by the deadline, cut short
-    // (another writer's change, a read error), and the time changes spent held.
+    // (another writer's change, a read error), and the time changes spent held; and loader changes first
+    // read after their module_load (the whole load in one read: nothing to hold).
     std::atomic<uint64_t> holds{0}, holds_loaded{0}, holds_expired{0}, holds_cut{0}, hold_ns{0};
+    std::atomic<uint64_t> loads_whole{0};
   } stats_;
   // Where the time of the last value change went (watchStats().lastChange),
   // CLOCK_MONOTONIC ns (process.hrtime.bigint()'s clock), 0 = not reached.

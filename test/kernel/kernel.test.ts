@@ -500,8 +500,13 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
       pend(
         ['attribution'],
         'attrib-module',
-        'insmod kt_prop: held once, ended by its module_load (watchStats)',
-        p.holds?.holds === 1 && p.holds?.loaded === 1 && p.holds?.expired === 0 && p.holds?.cut === 0,
+        'insmod kt_prop: held once and ended by its module_load, or first read whole after it (watchStats)',
+        // With one vCPU the watch thread may run only once load_module is done (its first read then
+        // has every bit and finds the module_load already drained: nothing to hold).
+        ((p.holds?.holds === 1 && p.holds?.loaded === 1 && p.holds?.whole === 0) ||
+          (p.holds?.holds === 0 && p.holds?.whole === 1)) &&
+          p.holds?.expired === 0 &&
+          p.holds?.cut === 0,
         p.holds ?? null,
       );
       // The baseline of the same load: a watcher without the tracepoint source (no hold), change by change.

@@ -199,6 +199,7 @@ describe('watchStats counts the holds', () => {
       'moduleLoadHoldsExpired',
       'moduleLoadHoldsCut',
       'moduleLoadHoldNs',
+      'moduleLoadsWhole',
     ])
       expect(s[k]).toBe(0);
   });

@@ -103,7 +103,20 @@ api.parseCpuList('0-3,5,-,7-,,9-8,99999999999');
 // random frames (empty, unterminated "+", " [", dots, setters) and random
 // cause objects of numbers and strings.
 {
-  const pieces = ['add_taint', 'add_taint_module', 'load_module', '.cold', '+0x1', ' [m]', '.', '+', ' ', '', '[', '\0'];
+  const pieces = [
+    'add_taint',
+    'add_taint_module',
+    'load_module',
+    '.cold',
+    '+0x1',
+    ' [m]',
+    '.',
+    '+',
+    ' ',
+    '',
+    '[',
+    '\0',
+  ];
   const frame = () => Array.from({ length: rnd() % 5 }, () => pieces[rnd() % pieces.length]).join('');
   for (let i = 0; i < 3000; i++) {
     const stack = Array.from({ length: rnd() % 8 }, frame);

@@ -362,6 +362,7 @@ async function driver(emit) {
         expired: s.moduleLoadHoldsExpired,
         cut: s.moduleLoadHoldsCut,
         holdNs: s.moduleLoadHoldNs,
+        whole: s.moduleLoadsWhole,
       };
     } catch {
       return null;
