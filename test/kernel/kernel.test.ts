@@ -196,7 +196,16 @@ function plan(series: Series): Boot[] {
   // Attribution on the kernels with test modules: watchpoint/tracepoint/kmsg, explainTaint,
   // an unprivileged user, cleanup (guest/attrib.mjs). Its own boot: taint bits are set once.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
-    boots.push({ series, label: 'attrib', initrd: 'full', cmdline: ['kt.run=attrib'], timeoutS: 480 });
+    boots.push({
+      series,
+      label: 'attrib',
+      initrd: 'full',
+      cmdline: ['kt.run=attrib'],
+      timeoutS: 480,
+      // KT_ATTRIB_SMP=2: the watch thread on its own vCPU, as on multi-CPU hardware (a module load's
+      // stores can then reach a watcher without the module-load hold as separate changes).
+      smp: Number(process.env.KT_ATTRIB_SMP) || undefined,
+    });
   // CPU hotplug re-arm of the watchpoint (guest/hotplug.mjs): two vCPUs, cpu1 offline and back.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
     boots.push({ series, label: 'hotplug', initrd: 'full', cmdline: ['kt.run=hotplug'], timeoutS: 300, smp: 2 });
