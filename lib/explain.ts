@@ -249,34 +249,64 @@ export function scanKernelLog(path: string, sink: RecordSink, maxBytes = MAX_LOG
   }
 }
 
+/**
+ * @internal How a journal opened on a watcher asks it for the evidence of the
+ * bits set at open (`watcher[START_EVIDENCE](flags)`): from the watcher's own
+ * read of the ring at start, so that the pair reads it once. `Symbol.for`: the
+ * journal and the watcher may be loaded from different bundles.
+ */
+export const START_EVIDENCE: unique symbol = Symbol.for('kernel-taint.startEvidence');
+
 /** How many of the newest log records a watcher keeps to explain its next changes. */
 export const TAIL_RECORDS = 2048;
 
 const keepGoing: RecordSink = () => false;
 
 /**
+ * @internal What the first read of a watcher's log found: the evidence in the
+ * whole ring of the bits set when the watcher started (and of the bits its
+ * first reader asked for), kept so that everyone explaining the start state
+ * (the initial report, a journal opened on the watcher) shares that one read.
+ */
+export interface StartRead {
+  /** Evidence found in the log, by bit (never handed out: callers get copies). */
+  readonly found: ReadonlyMap<number, TaintEvidence>;
+  readonly scan: LogScan;
+  /** The bits the read looked for. */
+  readonly bits: ReadonlySet<number>;
+}
+
+/**
  * @internal A kernel log kept open by a watcher: each `poll()` reads only the
  * records logged since the last one (a `/dev/kmsg` descriptor keeps its own
  * position; a regular file is read on from its offset) and keeps the newest
- * `TAIL_RECORDS`. The first poll reads the ring from its start, so the
- * watcher's initial report is explained from that same read (the ring is read
- * once at start). A later change is explained from the kept records instead of
- * the whole ring: a bit set after the watcher started was logged after its
- * first poll, or just before, while the records are still in the window.
+ * `TAIL_RECORDS`. The first read, whoever makes it (the initial report, a
+ * journal opened on the watcher, the watcher positioning the tail), reads the
+ * ring from its start and explains on the way the bits set when the watcher
+ * started (`start()`): the ring is read once at start. A later change is
+ * explained from the kept records instead of the whole ring: a bit set after
+ * the watcher started was logged after its first poll, or just before, while
+ * the records are still in the window.
  */
 export class KmsgTail {
   readonly #reader: KmsgReader;
   readonly #recent: KmsgRecord[] = [];
+  readonly #startFlags: readonly TaintFlag[];
+  #start: StartRead | null = null;
   #started = false;
 
-  private constructor(reader: KmsgReader) {
+  private constructor(reader: KmsgReader, startFlags: readonly TaintFlag[]) {
     this.#reader = reader;
+    this.#startFlags = startFlags;
   }
 
-  /** Opens the log, or `null` when it cannot be read (the change then reads it the slow way and says why). */
-  static open(path: string): KmsgTail | null {
+  /**
+   * Opens the log, or `null` when it cannot be read (the change then reads it the slow way and says why).
+   * `startFlags`: the bits set when the watcher started, explained by the first read.
+   */
+  static open(path: string, startFlags: readonly TaintFlag[] = []): KmsgTail | null {
     try {
-      return new KmsgTail(new KmsgReader(path));
+      return new KmsgTail(new KmsgReader(path), startFlags);
     } catch {
       return null;
     }
@@ -293,11 +323,36 @@ export class KmsgTail {
   }
 
   /**
-   * Reads what was logged since the last poll (at most `maxBytes`), keeping
-   * each record and handing it to `sink` as well (whose answer is ignored:
-   * the tail always reads on to the end). Never blocks, never throws.
+   * The first read of the ring (from its first record, to its end): what it
+   * found for the start bits and `also`. Made by the first caller (of this or
+   * of `poll()`); later calls return what it found (`also` is then ignored:
+   * see `bits`).
    */
-  poll(sink: RecordSink = keepGoing, maxBytes = MAX_LOG_BYTES): LogScan {
+  start(also: readonly TaintFlag[] = [], maxBytes = MAX_LOG_BYTES): StartRead {
+    if (this.#start === null) {
+      const want = [...this.#startFlags];
+      for (const f of also) if (!want.some((w) => w.bit === f.bit)) want.push(f);
+      const { found, scan } = evidenceFromLog(this, want, bootTimeMs(), maxBytes);
+      this.#start = { found, scan, bits: new Set(want.map((f) => f.bit)) };
+    }
+    return this.#start;
+  }
+
+  /**
+   * Reads what was logged since the last poll (at most `maxBytes`) and keeps
+   * each record. The first poll is the start read (`start()`). Never blocks,
+   * never throws.
+   */
+  poll(maxBytes = MAX_LOG_BYTES): LogScan {
+    return this.#started ? this.read(keepGoing, maxBytes) : this.start([], maxBytes).scan;
+  }
+
+  /**
+   * @internal The raw read behind `poll()` and `start()`: from the last
+   * position to the end, keeping each record and handing it to `sink` as well
+   * (whose answer is ignored: the tail always reads on to the end).
+   */
+  read(sink: RecordSink, maxBytes: number): LogScan {
     const recent = this.#recent;
     this.#started = true;
     return this.#reader.read(
@@ -457,7 +512,7 @@ export function evidenceFromLog(
   if (log instanceof KmsgTail) {
     // The tail reads on to the end of the ring whatever the sink says (it positions the watcher).
     let done = byName.size === 0;
-    scan = log.poll((r) => {
+    scan = log.read((r) => {
       if (!done) done = sink(r);
       return false;
     }, maxBytes);
@@ -465,6 +520,42 @@ export function evidenceFromLog(
   else if (typeof log === 'string') scan = scanKernelLog(log, sink, maxBytes);
   else scan = scanRecords(log, sink);
   return { found, scan };
+}
+
+/** A copy of log evidence that its holder may change (combineEvidence completes the module). */
+function copyEvidence(e: TaintEvidence): TaintEvidence {
+  const cause = e.cause === null ? null : { ...e.cause, ...(e.cause.module ? { module: { ...e.cause.module } } : {}) };
+  return {
+    ...e,
+    since: e.since === null ? null : new Date(e.since.getTime()),
+    cause,
+    actor: e.actor === null ? null : { ...e.actor },
+  };
+}
+
+/**
+ * @internal Evidence of `want` from a watcher's start read (made now when
+ * nobody made it yet): the ring is read from its start once, whoever asks
+ * first. Bits the start read did not look for (set after the watcher
+ * started) are looked for in the records kept since.
+ */
+export function startEvidence(
+  tail: KmsgTail,
+  want: readonly TaintFlag[],
+  maxBytes = MAX_LOG_BYTES,
+): { found: Map<number, TaintEvidence>; scan: LogScan } {
+  const start = tail.start(want, maxBytes);
+  const found = new Map<number, TaintEvidence>();
+  for (const f of want) {
+    const e = start.found.get(f.bit);
+    if (e !== undefined) found.set(f.bit, { ...copyEvidence(e), flag: f });
+  }
+  const rest = want.filter((f) => !start.bits.has(f.bit));
+  if (rest.length > 0) {
+    tail.poll(maxBytes);
+    for (const [bit, e] of evidenceFromLog(tail.recent, rest, bootTimeMs()).found) found.set(bit, e);
+  }
+  return { found, scan: start.scan };
 }
 
 /** The module-side properties of a module that carries a bit: from its letters. */
@@ -536,8 +627,8 @@ export function explainFlags(
     kmsgPath: string | null;
     /**
      * Read this instead of `kmsgPath` (named in limits): records already read
-     * (a watcher's recent records), or a watcher's tail to read on from its
-     * position (its first read is the whole ring).
+     * (a watcher's recent records), or a watcher's tail, whose start read (the
+     * whole ring, once, shared) explains the flags (`startEvidence`).
      */
     log?: readonly KmsgRecord[] | KmsgTail;
     sysModuleDir?: string;
@@ -550,7 +641,10 @@ export function explainFlags(
   const bootMs = opts.bootMs ?? bootTimeMs();
   let found = new Map<number, TaintEvidence>();
   if (flags.length > 0 && opts.kmsgPath !== null) {
-    const r = evidenceFromLog(opts.log ?? opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
+    const r =
+      opts.log instanceof KmsgTail
+        ? startEvidence(opts.log, flags, opts.maxLogBytes)
+        : evidenceFromLog(opts.log ?? opts.kmsgPath, flags, bootMs, opts.maxLogBytes);
     found = r.found;
     const s = r.scan;
     if (s.error !== null) limits.push(logLimit(opts.kmsgPath, s.error));
@@ -656,10 +750,11 @@ export function changeEvidence(added: readonly TaintFlag[], table: ProfileTable,
   const tail = ctx.tail ?? null;
   let log: KmsgTail | readonly KmsgRecord[] | undefined;
   if (tail !== null && ctx.kmsgPath !== null) {
-    if (tail.started) {
+    if (ctx.initial || !tail.started) log = tail;
+    else {
       tail.poll();
       log = tail.recent;
-    } else log = tail;
+    }
   }
   const { bits } = explainFlags(added, table, {
     kmsgPath: ctx.kmsgPath,

@@ -25,7 +25,7 @@ import { readBootId } from './boot-id.js';
 import { decodeUncached, resolveIn, stateOf } from './decode.js';
 import { DEFAULT_WATCH_INTERVAL, WATCH_TRIGGERS } from './defaults.js';
 import { AbortError, fromNative, invalidArg, type TaintError } from './errors.js';
-import { changeEvidence, KMSG_PATH, KmsgTail } from './explain.js';
+import { changeEvidence, KMSG_PATH, KmsgTail, START_EVIDENCE } from './explain.js';
 import { type ProfileTable, profileTable } from './flags.js';
 import { attributeModules, type ChangeModules, noteModuleBits, vouchForModules } from './modules.js';
 import { detectProfile, resolveProfile } from './profiles.js';
@@ -381,8 +381,28 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   /** The open kernel log for evidence (opened on first use, read by the evidence); `null` when unreadable. */
   #logTail(path: string): KmsgTail | null {
     if (this.#closed) return null;
-    if (this.#tail === undefined) this.#tail = KmsgTail.open(path);
+    // Opened at start (the initial report, a journal opening on the watcher, or the positioning read,
+    // whichever comes first, all before any native delivery): its first read explains the start value.
+    if (this.#tail === undefined) this.#tail = KmsgTail.open(path, this.#current.flags);
     return this.#tail;
+  }
+
+  /**
+   * @internal For a journal opened on this watcher (lib/integrations/journal.ts): the evidence of the
+   * bits it records at open, from the watcher's own read of the ring at start (made now if nothing
+   * made it yet, shared with the initial report), so that the pair reads the ring once.
+   */
+  [START_EVIDENCE](flags: readonly TaintFlag[]): TaintEvidence[] {
+    const { kmsgPath, modules } = this.#cfg;
+    return changeEvidence(flags, this.#table, {
+      initial: true,
+      kmsg: null,
+      time: new Date(),
+      kmsgPath,
+      tail: kmsgPath === null ? null : this.#logTail(kmsgPath),
+      ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
+      ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
+    });
   }
   readonly #cfg: WatcherConfig;
   readonly #triggers: readonly WatchTrigger[];

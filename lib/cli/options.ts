@@ -71,6 +71,13 @@ export const PATH_OPTION: OptionSpec = {
   arg: 'FILE',
   help: 'read FILE instead of /proc/sys/kernel/tainted',
 };
+/** `--kmsg FILE` of watch and serve: the log their watcher (and its --journal, in the same read) explains from. */
+export const KMSG_OPTION: OptionSpec = {
+  name: 'kmsg',
+  type: 'string',
+  arg: 'FILE',
+  help: 'kernel log (/dev/kmsg record format) that explains changes (default /dev/kmsg without --path)',
+};
 export const INTERVAL_OPTION: OptionSpec = {
   name: 'interval',
   type: 'string',
@@ -266,7 +273,10 @@ export function commandHelp(version: string, c: Command): string {
  * `--journal FILE [--journal-mode M]` of watch and serve: loads the journal
  * module and checks the options first, then returns a synchronous opener, so
  * the journal subscribes to the watcher in the tick that created it (before
- * its initial change).
+ * its initial change). The journal is given no log of its own: the records of
+ * bits set at open take their evidence from the watcher's read of its log
+ * (`--kmsg`, default /dev/kmsg without --path), the one read at start whether
+ * the journal or the initial report asks first.
  */
 export async function journalOption(
   values: OptionValues,

@@ -8,6 +8,7 @@ import {
   intOption,
   JOURNAL_OPTIONS,
   journalOption,
+  KMSG_OPTION,
   listOption,
   PATH_OPTION,
   POLICY_OPTION,
@@ -42,6 +43,7 @@ export const serve: Command = {
     ...JOURNAL_OPTIONS,
     PROFILE_OPTION,
     PATH_OPTION,
+    KMSG_OPTION,
   ],
   positionals: [0, 0],
   async run({ values, profile, io }) {
@@ -61,6 +63,7 @@ export const serve: Command = {
     const policy = policyFile ? loadTaintPolicy(policyFile) : {};
     const baselineFile = stringOption(values, 'baseline');
     const path = stringOption(values, 'path');
+    const kmsg = stringOption(values, 'kmsg');
     const openJournal = await journalOption(values, io, profile);
     const { signal, dispose } = stopSignal(io);
     let watcher: TaintWatcher | undefined;
@@ -68,6 +71,7 @@ export const serve: Command = {
     try {
       watcher = watchTaint({
         ...(path ? { path } : {}),
+        ...(kmsg ? { _kmsgPath: kmsg } : {}),
         ...(interval !== undefined ? { interval } : {}),
         profile: profile ?? 'auto',
       });

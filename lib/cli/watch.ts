@@ -10,6 +10,7 @@ import {
   JOURNAL_OPTIONS,
   JSON_OPTION,
   journalOption,
+  KMSG_OPTION,
   PATH_OPTION,
   PROFILE_OPTION,
   stringOption,
@@ -75,12 +76,7 @@ export const watch: Command = {
     ...JOURNAL_OPTIONS,
     PROFILE_OPTION,
     PATH_OPTION,
-    {
-      name: 'kmsg',
-      type: 'string',
-      arg: 'FILE',
-      help: 'kernel log (/dev/kmsg record format) that explains changes (default /dev/kmsg without --path)',
-    },
+    KMSG_OPTION,
   ],
   positionals: [0, 0],
   async run({ values, profile, io }) {

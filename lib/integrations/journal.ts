@@ -28,11 +28,11 @@ import {
 import { basename, dirname } from 'node:path';
 import { native } from '../binding.js';
 import { describeValue, KernelTaintError, systemError, type TaintError } from '../errors.js';
-import { changeEvidence, KMSG_PATH } from '../explain.js';
+import { changeEvidence, KMSG_PATH, START_EVIDENCE } from '../explain.js';
 import { profileTable } from '../flags.js';
 import { type ModuleTaint, readModuleTaints } from '../modules.js';
 import { readTaint } from '../read.js';
-import type { Profile, TaintActor, TaintCategory, TaintCause, TaintEvidence, TaintState } from '../types.js';
+import type { Profile, TaintActor, TaintCategory, TaintCause, TaintEvidence, TaintFlag, TaintState } from '../types.js';
 import { createExclusive, fsyncDir, readBootId } from './boot.js';
 import { assertSource, type SourceChange, type TaintSource } from './source.js';
 
@@ -134,8 +134,12 @@ export interface TaintJournalOptions {
   bootIdPath?: string;
   /**
    * Kernel log (`/dev/kmsg` records) read for the evidence of bits set at
-   * open. Default: `/dev/kmsg` when the journal reads the running kernel's
-   * value itself (neither `state` nor `path` given); `null` reads no log.
+   * open. Default: with a watcher as `source` (and no `state`), the
+   * watcher's own log, read once at start for both (the records of bits set
+   * at open get the evidence of its initial report, whichever of the two
+   * reads first); else `/dev/kmsg` when the journal reads the running
+   * kernel's value itself (neither `state` nor `path` given). `null` reads no
+   * log. A path given here is read by the journal itself, a second read.
    */
   kmsgPath?: string | null;
   /** Permission bits of a journal this call creates (default `0o600`: it holds kernel log lines). */
@@ -146,6 +150,15 @@ export interface TaintJournalOptions {
   maxPending?: number;
   /** @internal Test-only: directory to read instead of /sys/module. */
   _sysModuleDir?: string;
+}
+
+/** A watcher's start evidence (`TaintWatcher[START_EVIDENCE]`), or `null` for a source without it. */
+function startEvidenceOf(source: TaintSource | undefined): ((flags: readonly TaintFlag[]) => TaintEvidence[]) | null {
+  const s = source as
+    | (TaintSource & { [START_EVIDENCE]?: (flags: readonly TaintFlag[]) => TaintEvidence[] })
+    | undefined;
+  const fn = s?.[START_EVIDENCE];
+  return typeof fn === 'function' ? (flags) => fn.call(s, flags) : null;
 }
 
 /** Largest journal opened (512 MiB): a bigger file is refused, not read into memory. */
@@ -602,18 +615,24 @@ export class TaintJournal extends EventEmitter<TaintJournalEvents> {
     // before the journal saw any value) are explained here, at start from the log.
     const given = info.evidence ?? [];
     const missing = fresh.filter((f) => !given.some((e) => e.flag.bit === f.bit));
+    // At start, a watcher source explains the bits from its own read of the ring at start (the one its
+    // initial report uses): the pair reads the ring once. Not when this journal was told its state or log.
+    const fromSource =
+      startLike && o.state === undefined && o.kmsgPath === undefined ? startEvidenceOf(o.source) : null;
     const evidence =
       missing.length === 0
         ? given
         : [
             ...given,
-            ...changeEvidence(missing, profileTable(state.profile), {
-              initial: startLike,
-              kmsg: info.evidence === undefined ? (info.kmsg ?? null) : null,
-              time: new Date(),
-              kmsgPath: startLike ? log : null,
-              sysModuleDir: dir,
-            }),
+            ...(fromSource !== null
+              ? fromSource(missing)
+              : changeEvidence(missing, profileTable(state.profile), {
+                  initial: startLike,
+                  kmsg: info.evidence === undefined ? (info.kmsg ?? null) : null,
+                  time: new Date(),
+                  kmsgPath: startLike ? log : null,
+                  sysModuleDir: dir,
+                })),
           ];
     const max = this.#opts.maxPending ?? 1024;
     for (const f of fresh) {
