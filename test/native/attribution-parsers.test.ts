@@ -593,7 +593,19 @@ describe("a delivery's causes, as the JSON text the watch thread hands to JS", (
     });
   });
   it('gives null for a number JSON cannot hold, and {} for no sources', () => {
-    expect(JSON.parse(api.causesJson([['x', [['a', Number.NaN], ['b', Number.POSITIVE_INFINITY]]]]))).toEqual({
+    expect(
+      JSON.parse(
+        api.causesJson([
+          [
+            'x',
+            [
+              ['a', Number.NaN],
+              ['b', Number.POSITIVE_INFINITY],
+            ],
+          ],
+        ]),
+      ),
+    ).toEqual({
       x: { a: null, b: null },
     });
     expect(api.causesJson([])).toBe('{}');
