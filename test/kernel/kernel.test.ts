@@ -196,7 +196,15 @@ function plan(series: Series): Boot[] {
   // Attribution on the kernels with test modules: watchpoint/tracepoint/kmsg, explainTaint,
   // an unprivileged user, cleanup (guest/attrib.mjs). Its own boot: taint bits are set once.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
-    boots.push({ series, label: 'attrib', initrd: 'full', cmdline: ['kt.run=attrib'], timeoutS: 480 });
+    boots.push({
+      series,
+      label: 'attrib',
+      initrd: 'full',
+      // KT_GUEST_PROFILE=1: the latency series also runs under the V8 sampling profiler (an 'at-profile' record
+      // in kt.log with the functions that took the JS thread's time), for finding a change's milliseconds.
+      cmdline: ['kt.run=attrib', ...(process.env.KT_GUEST_PROFILE === '1' ? ['kt.profile=1'] : [])],
+      timeoutS: 480,
+    });
   // CPU hotplug re-arm of the watchpoint (guest/hotplug.mjs): two vCPUs, cpu1 offline and back.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
     boots.push({ series, label: 'hotplug', initrd: 'full', cmdline: ['kt.run=hotplug'], timeoutS: 300, smp: 2 });
