@@ -12,8 +12,9 @@
 //   - read + parse: the same, each record parsed by parseKmsgRecord (the cost of the record format).
 // Also: the same ring with the explaining records at the start (the scan stops early), a
 // watcher's start to its initial change with the log and without (it reads the ring once: the
-// difference should be one explainTaint full read, not two), and the real /dev/kmsg when this
-// process may read it.
+// difference should be one explainTaint full read, not two), the same with an audit journal opened on
+// the watcher (one read for both, against the journal reading the log itself), and the real /dev/kmsg
+// when this process may read it.
 // Environment: KT_BENCH_RUNS (default 30).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -168,6 +169,69 @@ try {
   console.log(`watcher start not measured: ${e.code ?? e.message}`);
 }
 
+// A watcher with an audit journal (`watch --journal`, `serve --journal`): watchTaint() +
+// openTaintJournal({ source }) to the initial change, the journal's start records (P W O E L) on disk.
+// The pair reads the ring once (the journal takes its start evidence from the watcher's read); baseline
+// in the same run: the journal given the same log as its own `kmsgPath`, which it reads itself (what
+// the CLI pair did before: two reads of the ring), and the pair without a log.
+const { openTaintJournal } = require('../dist/journal.cjs');
+const shm = (() => {
+  try {
+    return mkdtempSync('/dev/shm/kt-bench-journal-');
+  } catch {
+    return mkdtempSync(join(dir, 'journal-'));
+  }
+})();
+writeFileSync(join(shm, 'boot_id'), 'bench-boot\n');
+let journalRun = 0;
+async function journalStart(kmsgPath, own) {
+  const file = join(shm, `j${journalRun++}.jsonl`);
+  const t0 = process.hrtime.bigint();
+  const w = watchTaint({
+    path: taint,
+    profile: 'mainline',
+    triggers: ['inotify'],
+    attribution: 'off',
+    _kmsgPath: kmsgPath,
+  });
+  const initial = new Promise((resolve) => w.once('change', resolve));
+  const j = openTaintJournal(file, {
+    env: {},
+    source: w,
+    bootIdPath: join(shm, 'boot_id'),
+    ...(own ? { kmsgPath } : {}),
+  });
+  const c = await initial;
+  const evidence = c.evidence;
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  await j.close();
+  await w.close();
+  rmSync(file, { force: true });
+  rmSync(`${file}.lock`, { force: true });
+  if (kmsgPath !== null && evidence.filter((e) => e.source === 'kmsg').length !== 5)
+    throw new Error('bench: watcher evidence with a journal');
+  return ms;
+}
+let journalNoLog = null;
+let journalShared = null;
+let journalOwn = null;
+try {
+  // Interleaved, so that the load of a shared machine weighs on the three alike.
+  const xs = [[], [], []];
+  for (let i = 0; i < RUNS + 3; i++) {
+    const t = [
+      await journalStart(null, false),
+      await journalStart(lastPath, false),
+      await journalStart(lastPath, true),
+    ];
+    if (i >= 3) for (let k = 0; k < 3; k++) xs[k].push(t[k]);
+  }
+  [journalNoLog, journalShared, journalOwn] = xs.map(median);
+} catch (e) {
+  console.log(`watcher + journal start not measured: ${e.code ?? e.message}`);
+}
+rmSync(shm, { recursive: true, force: true });
+
 // A running watcher's change: reading `change.evidence` (the tail reads what came since, then scans the
 // records it keeps, up to 2 x 2048, for a bit the log does not explain: M, so the whole scan runs).
 // Each record's line cause is parsed once, so later changes pay a lookup per kept record, not a parse.
@@ -229,6 +293,13 @@ if (watchLog !== null) {
   const cost = watchLog - watchNoLog;
   console.log(
     `watcher start to initial change: ${watchLog.toFixed(2)} ms with the log, ${watchNoLog.toFixed(2)} ms without; the log costs ${cost.toFixed(2)} ms (${(cost / full).toFixed(2)}x one explainTaint full read)`,
+  );
+}
+if (journalShared !== null) {
+  const shared = journalShared - journalNoLog;
+  const own = journalOwn - journalNoLog;
+  console.log(
+    `watcher + journal start to initial change: ${journalShared.toFixed(2)} ms (the log costs ${shared.toFixed(2)} ms, ${(shared / full).toFixed(2)}x one explainTaint full read); journal reading its own kmsgPath (two reads): ${journalOwn.toFixed(2)} ms (${own.toFixed(2)} ms, ${(own / full).toFixed(2)}x); no log: ${journalNoLog.toFixed(2)} ms`,
   );
 }
 if (perChange !== null) {

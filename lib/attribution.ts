@@ -114,33 +114,51 @@ export function attributionFrom(via: AttributionSource, c: RawCause | undefined)
   const pid = num(c.pid);
   const bits = num(c.bits);
   if (pid === null || bits === null) return null;
-  const out: {
-    -readonly [K in keyof TaintAttribution]: TaintAttribution[K];
-  } = {
-    via,
-    pid,
-    tid: num(c.tid) ?? pid,
-    cpu: num(c.cpu) ?? -1,
-    comm: str(c.comm),
-    exe: str(c.exe),
-    uid: num(c.uid),
-    timeNs: num(c.timeNs) ?? 0,
-    site: str(c.site),
-    stack: typeof c.stack === 'string' && c.stack.length > 0 ? c.stack.split('\n') : [],
-    bits: bits >>> 0,
-  };
+  const comm = str(c.comm);
+  const exe = str(c.exe);
+  const site = str(c.site);
+  const stack = typeof c.stack === 'string' && c.stack.length > 0 ? c.stack.split('\n') : [];
+  // Built in one literal per source (no property added or deleted later): this runs on a change's path.
+  let out: TaintAttribution;
   if (via === 'watchpoint') {
-    out.before = hex(c.before);
-    out.after = hex(c.after);
-    out.samples = num(c.samples) ?? 1;
-    out.writers = num(c.writers) ?? 1;
+    const before = hex(c.before);
+    const after = hex(c.after);
+    out = {
+      via,
+      pid,
+      tid: num(c.tid) ?? pid,
+      cpu: num(c.cpu) ?? -1,
+      comm,
+      exe,
+      uid: num(c.uid),
+      timeNs: num(c.timeNs) ?? 0,
+      site,
+      stack,
+      bits: bits >>> 0,
+      ...(before !== undefined ? { before } : {}),
+      ...(after !== undefined ? { after } : {}),
+      samples: num(c.samples) ?? 1,
+      writers: num(c.writers) ?? 1,
+    };
   } else {
-    if (c.event === 'module_load' || c.event === 'error_report_end') out.event = c.event;
-    if (str(c.module) !== null) out.module = c.module as string;
     const d = num(c.detector);
-    if (d !== null) out.detector = DETECTORS[d] ?? d;
+    out = {
+      via,
+      pid,
+      tid: num(c.tid) ?? pid,
+      cpu: num(c.cpu) ?? -1,
+      comm,
+      exe,
+      uid: num(c.uid),
+      timeNs: num(c.timeNs) ?? 0,
+      site,
+      stack,
+      bits: bits >>> 0,
+      ...(c.event === 'module_load' || c.event === 'error_report_end' ? { event: c.event } : {}),
+      ...(str(c.module) !== null ? { module: c.module as string } : {}),
+      ...(d !== null ? { detector: DETECTORS[d] ?? d } : {}),
+    };
   }
-  for (const k of Object.keys(out) as (keyof TaintAttribution)[]) if (out[k] === undefined) delete out[k];
   return Object.freeze(out);
 }
 

@@ -89,7 +89,8 @@ export type NativeWatchCallback = (
   trigger: NativeTrigger,
   result: number | NativeSysError,
   reported: boolean,
-  causes: NativeCauses | null,
+  /** `NativeCauses` as JSON text (one string to cross N-API instead of a call per field). */
+  causes: string | null,
 ) => void;
 
 /** A requested trigger that could not be armed: why, as a system error or a reason. */

@@ -134,17 +134,27 @@ function unknownFlag(bit: number, table: ProfileTable): TaintFlag {
   });
 }
 
-const flagCache = new Map<string, TaintFlag>();
+// Per table, the TaintFlag of each bit (decoded once): a state's flags are looked up by index, with no
+// key to build, on the path a watcher's change takes.
+const flagCache = new WeakMap<ProfileTable, (TaintFlag | undefined)[]>();
 function flagFor(bit: number, table: ProfileTable): TaintFlag {
-  const key = `${table.id}:${bit}`;
-  let f = flagCache.get(key);
-  if (!f) {
+  let byBit = flagCache.get(table);
+  if (byBit === undefined) {
+    byBit = new Array<TaintFlag | undefined>(32).fill(undefined);
+    flagCache.set(table, byBit);
+  }
+  let f = byBit[bit];
+  if (f === undefined) {
     const info = table.byBit.get(bit);
     f = info ? flagOf(info) : unknownFlag(bit, table);
-    flagCache.set(key, f);
+    byBit[bit] = f;
   }
   return f;
 }
+
+const NO_LETTERS: readonly string[] = Object.freeze([]);
+const NO_LETTERS_BITS: readonly number[] = Object.freeze([]);
+const NO_NAMES: Readonly<Record<string, string>> = Object.freeze({});
 
 class State implements TaintState {
   readonly value: number;
@@ -160,24 +170,40 @@ class State implements TaintState {
   readonly #table: ProfileTable;
 
   constructor(value: number, table: ProfileTable, unknownLetters: readonly string[], extra: StateExtra = {}) {
+    // One pass over the set bits (a watcher decodes each new value on its change's path).
     const flags: TaintFlag[] = [];
-    for (let bit = 0; bit < 32; bit++) {
-      if (((value >>> bit) & 1) === 1) flags.push(flagFor(bit, table));
+    const names: string[] = [];
+    let unknownBits: number[] | null = null;
+    let letters = '';
+    for (let rest = value >>> 0; rest !== 0; rest = (rest & (rest - 1)) >>> 0) {
+      const bit = 31 - Math.clz32(rest & -rest);
+      const f = flagFor(bit, table);
+      flags.push(f);
+      names.push(f.name);
+      letters += f.letter;
+      if (!f.known) {
+        unknownBits ??= [];
+        unknownBits.push(bit);
+      }
     }
     this.value = value;
     this.unknownValue = extra.unknownValue === true;
     this.tainted = value !== 0 || unknownLetters.length > 0 || this.unknownValue;
     this.flags = Object.freeze(flags);
-    this.unknownBits = Object.freeze(flags.filter((f) => !f.known).map((f) => f.bit));
-    this.unknownLetters = Object.freeze([...unknownLetters]);
-    const names: Record<string, string> = {};
-    for (const l of unknownLetters) {
-      const n = extra.unknownNames?.[l];
-      if (n) names[l] = n;
+    this.unknownBits = unknownBits === null ? NO_LETTERS_BITS : Object.freeze(unknownBits);
+    this.unknownLetters = unknownLetters.length === 0 ? NO_LETTERS : Object.freeze([...unknownLetters]);
+    if (unknownLetters.length === 0) {
+      this.unknownNames = NO_NAMES;
+    } else {
+      const known: Record<string, string> = {};
+      for (const l of unknownLetters) {
+        const n = extra.unknownNames?.[l];
+        if (n) known[l] = n;
+      }
+      this.unknownNames = Object.freeze(known);
     }
-    this.unknownNames = Object.freeze(names);
-    this.letters = flags.map((f) => f.letter).join('');
-    this.names = Object.freeze(flags.map((f) => f.name));
+    this.letters = letters;
+    this.names = Object.freeze(names);
     this.profile = table.id;
     this.#table = table;
     Object.freeze(this);
@@ -240,6 +266,11 @@ export function stateOf(
     stateCache.set(key, s);
   }
   return s;
+}
+
+/** @internal A state built without the cache (the watcher's warm-up of its change path). */
+export function decodeUncached(value: number, table: ProfileTable): TaintState {
+  return new State(value >>> 0, table, []);
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   native,
 } from './binding.js';
 import { readBootId } from './boot-id.js';
-import { resolveIn, stateOf } from './decode.js';
+import { decodeUncached, resolveIn, stateOf } from './decode.js';
 import { DEFAULT_WATCH_INTERVAL, WATCH_TRIGGERS } from './defaults.js';
 import { AbortError, fromNative, invalidArg, type TaintError } from './errors.js';
 import { changeEvidence, KMSG_PATH, KmsgTail, START_EVIDENCE } from './explain.js';
@@ -100,7 +100,7 @@ export interface WatchTaintOptions {
   _sysModuleDir?: string;
   /** @internal Test-only: file instead of /proc/modules. */
   _procModulesPath?: string;
-  /** @internal Tests and the CLI's `watch --kmsg`: kernel log (records) for `TaintChange.evidence`; `null` reads none. */
+  /** @internal Tests and the CLI's `--kmsg` (watch, serve): kernel log (records) for `TaintChange.evidence`; `null` reads none. */
   _kmsgPath?: string | null;
 }
 
@@ -125,7 +125,7 @@ export interface TaintChange {
   readonly trigger: ChangeTrigger;
   /**
    * Modules that carry the added bits, and the added bits no module can carry. Like `evidence`, read
-   * after the event is emitted (at its first access, else on the next turn of the event loop).
+   * after the event is emitted (at its first access, else right after the delivery's listeners).
    */
   readonly modules: ChangeModules;
   /**
@@ -171,8 +171,8 @@ export interface TaintChange {
    * The log is read only when watching the running kernel's taint (the default
    * `path`) and readable. Read after the `'change'` is emitted, so that the
    * event is not late for it: at the first access of `evidence` (a listener
-   * that reads it pays then, ~20 ms under emulation), else on the next turn of
-   * the event loop, else at `close()`.
+   * that reads it pays then, ~20 ms under emulation), else right after the
+   * listeners of the delivery (in a `process.nextTick`), else at `close()`.
    */
   readonly evidence: readonly TaintEvidence[];
 }
@@ -337,6 +337,11 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
 /** How long `'ready'` waits for the kernel symbol table's parse (the native report's own bound). */
 const SYMBOLS_WAIT_MS = 2000;
 
+/** The change path is compiled and warmed once per process (`#warmChangePath`). */
+let changePathWarm = false;
+const WARM_ROUNDS = 12;
+const NO_ATTRIBUTION: readonly TaintAttribution[] = Object.freeze([]);
+
 const changeTrace: ChangeTraceEntry[] | null =
   process.env.KERNEL_TAINT_TRACE_CHANGES === '1' ? traceList(Symbol.for('kernel-taint.changeTrace')) : null;
 function traceList(key: symbol): ChangeTraceEntry[] {
@@ -348,6 +353,8 @@ interface ChangeTraceEntry {
   path: string;
   seq: number;
   trigger: string;
+  /** When the native delivery entered this watcher's JS (`#onNative`), before the value's decode. */
+  entry: bigint | null;
   ns: bigint[];
 }
 
@@ -402,6 +409,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #id: number | null;
   #current: TaintState;
   #seq = 0;
+  /** Debug trace only (KERNEL_TAINT_TRACE_CHANGES): when the last native delivery entered `#onNative`. */
+  #entryNs: bigint | null = null;
   #refd = false;
   #closed = false;
   readonly #ready: WatchReadyInfo;
@@ -459,6 +468,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
         const previous = stateOf(0, this.#table);
         this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current), null);
       } else this.#startLog(); // the first change reads only what was logged since 'ready'
+      this.#warmChangePath();
       this.#whenSymbols(() => {
         if (!this.#closed) this.emit('ready', [...this.#triggers], this.#ready);
       });
@@ -646,19 +656,62 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     causes: NativeCauses | null = null,
   ): void {
     const ns = changeTrace === null ? null : [process.hrtime.bigint()];
-    const addedBits = added.reduce((m, f) => (m | (1 << f.bit)) >>> 0, 0);
-    const attribution = attributionsFor(causes, addedBits);
+    const { change, resolveAll, evidence } = this.#buildChange(
+      ++this.#seq,
+      previous,
+      current,
+      trigger,
+      added,
+      kmsg,
+      causes,
+      ns,
+    );
+    if (trigger === 'initial') {
+      evidence();
+      // Nothing to explain at start: still read the ring to its end now, so the first change reads only
+      // what came since.
+      this.#startLog();
+    }
+    this.#unresolved.add(resolveAll);
+    // Right after this delivery's listeners (a tick, not an immediate: no handle to allocate and unref on
+    // every change's path).
+    process.nextTick(resolveAll);
+    if (ns !== null && changeTrace !== null) {
+      ns.push(process.hrtime.bigint());
+      if (changeTrace.length >= 256) changeTrace.shift();
+      changeTrace.push({ path: this.#cfg.path, seq: change.seq, trigger, entry: this.#entryNs, ns });
+    }
+    this.emit('change', change);
+    ns?.push(process.hrtime.bigint());
+  }
+
+  /**
+   * The change object, with its `evidence` and `modules` read lazily: the evidence reads the kernel log
+   * (and maybe the module list), ~20 ms per change under emulation, so it is not read before the emit but
+   * at its first access (a listener that uses it pays then), else right after the listeners of this
+   * delivery (a tick), or at close(). Builds and reads nothing else: `#warmChangePath` runs it on made-up input.
+   */
+  #buildChange(
+    seq: number,
+    previous: TaintState,
+    current: TaintState,
+    trigger: ChangeTrigger,
+    added: TaintFlag[],
+    kmsg: string | null,
+    causes: NativeCauses | null,
+    ns: bigint[] | null,
+  ): { change: TaintChange; resolveAll: () => void; evidence: () => readonly TaintEvidence[] } {
+    let addedBits = 0;
+    for (const f of added) addedBits |= 1 << f.bit;
+    addedBits >>>= 0;
+    const attribution = causes === null ? NO_ATTRIBUTION : attributionsFor(causes, addedBits);
     ns?.push(process.hrtime.bigint());
     const time = new Date();
-    const { modules, kmsgPath } = this.#cfg;
     const initial = trigger === 'initial';
-    // The evidence reads the kernel log (and maybe the module list): ~20 ms per change under emulation, the
-    // bulk of a change's latency. So it is not read before the emit: `evidence` is read at its first access
-    // (a listener that uses it pays then), else right after this turn of the event loop, or at close().
     let evidence: readonly TaintEvidence[] | null = null;
-    const resolve = (): readonly TaintEvidence[] => {
+    const resolveEvidence = (): readonly TaintEvidence[] => {
       if (evidence !== null) return evidence;
-      this.#unresolved.delete(resolve);
+      const { modules, kmsgPath } = this.#cfg;
       // The log is read whole once, through the tail (at start, or the first change); later changes read
       // on from there, so a change costs the records logged since the last one.
       const tail = kmsgPath === null ? null : this.#logTail(kmsgPath);
@@ -674,55 +727,85 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       evidence = Object.freeze(withActors(found, attribution));
       return evidence;
     };
-    if (initial) {
-      resolve();
-      // Nothing to explain at start: still read the ring to its end now, so the first change reads only
-      // what came since.
-      this.#startLog();
-    }
     // The module list too (re-read when a module bit appears: ~15 ms under emulation): read after the emit.
     let changeModules: ChangeModules | null = null;
     const resolveModules = (): ChangeModules => {
-      if (changeModules !== null) return changeModules;
-      this.#unresolved.delete(resolveModules);
-      changeModules = attributeModules(added, this.#cfg.profile, this.#cfg.modules);
+      changeModules ??= attributeModules(added, this.#cfg.profile, this.#cfg.modules);
       return changeModules;
     };
-    ns?.push(process.hrtime.bigint());
-    const change: TaintChange = Object.freeze(
-      Object.defineProperties(
-        {
-          seq: ++this.#seq,
-          time,
-          bootId: bootId(),
-          previous,
-          current,
-          added: Object.freeze(added),
-          trigger,
-        },
-        {
-          modules: { get: resolveModules, enumerable: true },
-          kmsg: { value: kmsg, enumerable: true },
-          actor: { value: actorFrom(attribution, addedBits), enumerable: true },
-          attribution: { value: attribution, enumerable: true },
-          evidence: { get: resolve, enumerable: true },
-        },
-      ) as TaintChange,
-    );
-    ns?.push(process.hrtime.bigint());
-    this.#unresolved.add(resolveModules);
-    if (evidence === null) this.#unresolved.add(resolve);
-    setImmediate(() => {
+    const resolveAll = (): void => {
+      if (!this.#unresolved.delete(resolveAll)) return;
       resolveModules();
-      resolve();
-    }).unref();
-    if (ns !== null && changeTrace !== null) {
-      ns.push(process.hrtime.bigint());
-      if (changeTrace.length >= 256) changeTrace.shift();
-      changeTrace.push({ path: this.#cfg.path, seq: change.seq, trigger, ns });
-    }
-    this.emit('change', change);
+      resolveEvidence();
+    };
     ns?.push(process.hrtime.bigint());
+    // One literal (accessors included), frozen: the cheapest way V8 builds it, on every change's path.
+    const change: TaintChange = Object.freeze({
+      seq,
+      time,
+      bootId: bootId(),
+      previous,
+      current,
+      added: Object.freeze(added),
+      trigger,
+      get modules(): ChangeModules {
+        return resolveModules();
+      },
+      kmsg,
+      actor: attribution.length === 0 ? null : actorFrom(attribution, addedBits),
+      attribution,
+      get evidence(): readonly TaintEvidence[] {
+        return resolveEvidence();
+      },
+    });
+    ns?.push(process.hrtime.bigint());
+    return { change, resolveAll, evidence: resolveEvidence };
+  }
+
+  /**
+   * Once per process, while the first watcher waits for `'ready'`: V8 compiles a function at its first
+   * call and only caches property lookups after several calls, so the first changes of a process paid for
+   * that (the first one 40-80 ms after the write under emulation, 2-3 ms on hardware; BENCHMARKS.md). Here
+   * the change path (decode, added flags, the kernel reports, actor, the change object) runs on made-up
+   * input; nothing is emitted, read or counted.
+   */
+  #warmChangePath(): void {
+    if (changePathWarm) return;
+    changePathWarm = true;
+    const table = this.#table;
+    const report = (bits: number, extra: Record<string, string | number>) => ({
+      pid: 1,
+      tid: 1,
+      cpu: 0,
+      timeNs: 1,
+      comm: 'warm',
+      exe: '/warm',
+      uid: 0,
+      site: 'proc_taint+0x1',
+      bits,
+      ...extra,
+    });
+    const none = decodeUncached(0, table);
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      const bit = i % 20;
+      const current = decodeUncached(((1 << bit) | 1) >>> 0, table);
+      const added = this.#addedFlags(none.value, current);
+      moduleBits(current);
+      const causes = parseCauses(
+        JSON.stringify({
+          watchpoint: report(current.value, {
+            stack: 'proc_taint+0x1\nproc_sys_call_handler+0x2',
+            before: '0x0',
+            after: `0x${current.value.toString(16)}`,
+            samples: 1,
+            writers: 1,
+          }),
+          tracepoint: report(1, { event: 'module_load', module: 'warm' }),
+          kmsg: { line: 'warm: loading out-of-tree module taints kernel.' },
+        }),
+      );
+      this.#buildChange(0, none, current, 'watchpoint', added, causes?.kmsg?.line ?? null, causes, null);
+    }
   }
 
   // Called from the native thread-safe function on the JS thread. A throwing
@@ -733,8 +816,9 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     trigger: NativeTrigger,
     result: number | NativeSysError,
     reported: boolean,
-    causes: NativeCauses | null,
+    causesJson: string | null,
   ): void {
+    if (changeTrace !== null) this.#entryNs = process.hrtime.bigint();
     if (this.#closed) return;
     if (typeof result !== 'number') {
       this.#error = fromNative(result);
@@ -752,7 +836,18 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     noteModuleBits(moduleBits(current));
     if (!reported) return; // only bits outside the filter appeared
     const added = this.#addedFlags(previous.value, current);
+    const causes = causesJson === null ? null : parseCauses(causesJson);
     this.#emitChange(previous, current, trigger, added, causes?.kmsg?.line ?? null, causes);
+  }
+}
+
+/** The native causes of a change (JSON text from native/watch_loop.cc); `null` if it is not an object. */
+function parseCauses(json: string): NativeCauses | null {
+  try {
+    const v: unknown = JSON.parse(json);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as NativeCauses) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -55,6 +55,10 @@ struct Attribution {
   bool empty() const { return fields.empty(); }
 };
 
+// The causes of one delivery as one JSON object text: {"<source>": {"<field>": string | number | [string]}}
+// (defined in watch_loop.cc).
+void CausesJson(const std::vector<std::pair<const char*, Attribution>>& causes, std::string* out);
+
 class EpollSource {
  public:
   virtual ~EpollSource() = default;

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 
 #include "attribution/module_load.h"
@@ -1157,6 +1160,76 @@ void WatchLoop::CallJs(Napi::Env env, Napi::Function /*unused*/, WatchLoop* self
   }
 }
 
+namespace {
+
+void JsonString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out->append(buf);
+    } else {
+      out->push_back(ch);  // UTF-8 as is; N-API turns invalid sequences into U+FFFD, as before
+    }
+  }
+  out->push_back('"');
+}
+
+void JsonNumber(double v, std::string* out) {
+  char buf[32];
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  // Integral values (pids, times, counts) exactly, without an exponent.
+  if (v == std::floor(v) && std::fabs(v) < 1e21) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+  }
+  out->append(buf);
+}
+
+}  // namespace
+
+// The causes of one delivery as JSON text (see Deliver).
+void CausesJson(const std::vector<std::pair<const char*, Attribution>>& causes, std::string* out) {
+  out->push_back('{');
+  bool first_source = true;
+  for (const auto& [name, what] : causes) {
+    if (!first_source) out->push_back(',');
+    first_source = false;
+    JsonString(name, out);
+    out->append(":{");
+    bool first = true;
+    for (const Attribution::Field& f : what.fields) {
+      if (!first) out->push_back(',');
+      first = false;
+      JsonString(f.key, out);
+      out->push_back(':');
+      if (f.kind == Attribution::Field::kNumber) {
+        JsonNumber(f.number, out);
+      } else if (f.kind == Attribution::Field::kList) {
+        out->push_back('[');
+        for (size_t i = 0; i < f.list.size(); ++i) {
+          if (i > 0) out->push_back(',');
+          JsonString(f.list[i], out);
+        }
+        out->push_back(']');
+      } else {
+        JsonString(f.text, out);
+      }
+    }
+    out->push_back('}');
+  }
+  out->push_back('}');
+}
+
 void WatchLoop::Deliver(Napi::Env env) {
   struct Item {
     uint64_t id;
@@ -1244,24 +1317,11 @@ void WatchLoop::Deliver(Napi::Env env) {
     if (item.causes.empty()) {
       if (napi_get_null(e, &argv[3]) != napi_ok) return;
     } else {
-      // {kmsg: {line: "..."}, <source>: {<field>: string | number}}
-      Napi::Object causes = Napi::Object::New(env);
-      for (const auto& [name, what] : item.causes) {
-        Napi::Object fields = Napi::Object::New(env);
-        for (const Attribution::Field& f : what.fields) {
-          if (f.kind == Attribution::Field::kNumber) {
-            fields.Set(f.key, Napi::Number::New(env, f.number));
-          } else if (f.kind == Attribution::Field::kList) {
-            Napi::Array list = Napi::Array::New(env, f.list.size());
-            for (uint32_t i = 0; i < f.list.size(); ++i) list.Set(i, Napi::String::New(env, f.list[i]));
-            fields.Set(f.key, list);
-          } else {
-            fields.Set(f.key, Napi::String::New(env, f.text));
-          }
-        }
-        causes.Set(name, fields);
-      }
-      argv[3] = causes;
+      // {"kmsg":{"line":"..."},"<source>":{"<field>":string|number|[string]}} as one JSON text: one string
+      // for N-API to make, which JS parses with V8's own parser, instead of an N-API call per field.
+      std::string json;
+      CausesJson(item.causes, &json);
+      if (napi_create_string_utf8(e, json.data(), json.size(), &argv[3]) != napi_ok) return;
     }
     napi_get_undefined(e, &recv);
     ++stats_.deliveries;

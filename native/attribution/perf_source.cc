@@ -38,6 +38,12 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t ThreadCpuNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
 bool ReadSmall(const std::string& path, std::string* out, size_t max = 1 << 20) {
   return ReadFileText(path.c_str(), out, max);
 }
@@ -367,6 +373,7 @@ void PerfSourceBase::CheckCpus(const std::vector<int>& came) {
 bool PerfSourceBase::Drain() {
   if (!epoll_) return false;
   const int64_t t0 = NowNs();
+  const int64_t c0 = ThreadCpuNs();
   ++stats_.drains;
   // Consume the readiness of the inner set; learn about hangups and hotplug.
   struct epoll_event evs[16];
@@ -420,6 +427,7 @@ bool PerfSourceBase::Drain() {
     if (cpu) CheckCpus(came);
   }
   stats_.drain_ns += static_cast<uint64_t>(NowNs() - t0);
+  stats_.drain_cpu_ns += static_cast<uint64_t>(ThreadCpuNs() - c0);
   return news;
 }
 
@@ -567,8 +575,12 @@ bool WatchpointCore::DrainEvents() {
   // storm on a set bit beside a real write): the report says so, and JS gives
   // no actor from it rather than guess the earliest.
   r.writers = mixed ? 2 : 1;
+  const int64_t s0 = NowNs();
   if (test_pid_ == 0) Symbolize(first_.callchain, &r, kMaxStack);  // a test target has no kernel frames to name
+  const int64_t f0 = NowNs();
   FillProcess(&r);
+  stats_.symbolize_ns += static_cast<uint64_t>(f0 - s0);
+  stats_.fill_ns += static_cast<uint64_t>(NowNs() - f0);
   if (r.comm.empty() && r.pid != 0) {
     auto it = comms_.find(r.tid != 0 ? r.tid : r.pid);
     if (it != comms_.end()) r.comm = it->second;

@@ -101,6 +101,8 @@ class PerfSourceBase {
   struct Stats {
     uint64_t samples = 0, coalesced = 0, lost = 0, malformed = 0, reports = 0, reloads = 0, drains = 0;
     uint64_t drain_ns = 0, rearms = 0;
+    // Of drain_ns: the watch thread's CPU time, and the wall time of naming the writer (/proc) and its stack.
+    uint64_t drain_cpu_ns = 0, fill_ns = 0, symbolize_ns = 0;
   };
   PerfSourceBase() = default;
   PerfSourceBase(const PerfSourceBase&) = delete;

@@ -35,6 +35,11 @@ void CommonStats(const char* prefix, const PerfSourceBase::Stats& s,
   out->emplace_back(wp ? "watchpointDrains" : "tracepointDrains", s.drains);
   out->emplace_back(wp ? "watchpointDrainNs" : "tracepointDrainNs", s.drain_ns);
   out->emplace_back(wp ? "watchpointRearms" : "tracepointRearms", s.rearms);
+  out->emplace_back(wp ? "watchpointDrainCpuNs" : "tracepointDrainCpuNs", s.drain_cpu_ns);
+  if (wp) {
+    out->emplace_back("watchpointFillNs", s.fill_ns);
+    out->emplace_back("watchpointSymbolizeNs", s.symbolize_ns);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../epoll_source.h"
 #include "kallsyms.h"
 #include "module_load.h"
 #include "perf_ring.h"
@@ -311,6 +312,43 @@ Napi::Value MergeWatchpointCauseJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// causesJson([[source, [[key, value], ...]], ...]) -> the JSON text a delivery carries (value: string,
+// number or array of strings).
+Napi::Value CausesJsonJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) return Throw(env, "causesJson: expected [[source, fields]]");
+  Napi::Array in = info[0].As<Napi::Array>();
+  std::vector<std::string> names;
+  std::vector<Attribution> whats;
+  for (uint32_t i = 0; i < in.Length(); ++i) {
+    Napi::Array pair = in.Get(i).As<Napi::Array>();
+    names.push_back(pair.Get(0u).As<Napi::String>().Utf8Value());
+    Attribution a;
+    Napi::Array fields = pair.Get(1u).As<Napi::Array>();
+    for (uint32_t j = 0; j < fields.Length(); ++j) {
+      Napi::Array kv = fields.Get(j).As<Napi::Array>();
+      std::string key = kv.Get(0u).As<Napi::String>().Utf8Value();
+      Napi::Value v = kv.Get(1u);
+      if (v.IsNumber()) {
+        a.Add(key.c_str(), v.As<Napi::Number>().DoubleValue());
+      } else if (v.IsArray()) {
+        std::vector<std::string> list;
+        Napi::Array arr = v.As<Napi::Array>();
+        for (uint32_t k = 0; k < arr.Length(); ++k) list.push_back(arr.Get(k).As<Napi::String>().Utf8Value());
+        a.Add(key.c_str(), std::move(list));
+      } else {
+        a.Add(key.c_str(), v.As<Napi::String>().Utf8Value());
+      }
+    }
+    whats.push_back(std::move(a));
+  }
+  std::vector<std::pair<const char*, Attribution>> causes;
+  for (size_t i = 0; i < names.size(); ++i) causes.emplace_back(names[i].c_str(), std::move(whats[i]));
+  std::string out;
+  CausesJson(causes, &out);
+  return Napi::String::New(env, out);
+}
+
 }  // namespace
 
 Napi::Object AttributionTestApi(Napi::Env env) {
@@ -327,6 +365,7 @@ Napi::Object AttributionTestApi(Napi::Env env) {
   o.Set("fromModuleLoader", Napi::Function::New(env, FromModuleLoaderJs, "fromModuleLoader"));
   o.Set("loaderBits", Napi::Function::New(env, LoaderBitsJs, "loaderBits"));
   o.Set("mergeWatchpointCause", Napi::Function::New(env, MergeWatchpointCauseJs, "mergeWatchpointCause"));
+  o.Set("causesJson", Napi::Function::New(env, CausesJsonJs, "causesJson"));
   return o;
 }
 

@@ -200,7 +200,9 @@ function plan(series: Series): Boot[] {
       series,
       label: 'attrib',
       initrd: 'full',
-      cmdline: ['kt.run=attrib'],
+      // KT_GUEST_PROFILE=1: the latency series also runs under the V8 sampling profiler (an 'at-profile' record
+      // in kt.log with the functions that took the JS thread's time), for finding a change's milliseconds.
+      cmdline: ['kt.run=attrib', ...(process.env.KT_GUEST_PROFILE === '1' ? ['kt.profile=1'] : [])],
       timeoutS: 480,
       // KT_ATTRIB_SMP=2: the watch thread on its own vCPU, as on multi-CPU hardware (a module load's
       // stores can then reach a watcher without the module-load hold as separate changes).

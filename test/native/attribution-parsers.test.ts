@@ -53,6 +53,7 @@ interface Api {
   locateTracefs(mounts: string, fallbacks: string[]): { root: string; reason: string };
   nameFromSections(kallsyms: string, addr: string, sysfsModule: string): string;
   parseCpuList(text: string): number[];
+  causesJson(causes: [string, [string, string | number | string[]][]][]): string;
 }
 const api = (native() as unknown as { _attribution: Api })._attribution;
 
@@ -546,5 +547,67 @@ describe('tracefs mount point and CPU list', () => {
     expect(api.parseCpuList('3-1')).toEqual([]);
     expect(api.parseCpuList('')).toEqual([]);
     expect(api.parseCpuList('0-99999999')).toEqual([]);
+  });
+});
+
+describe("a delivery's causes, as the JSON text the watch thread hands to JS", () => {
+  // Real kernel log lines and task names carry quotes, backslashes, tabs, escape bytes and UTF-8.
+  const awkward = [
+    'kt_warn: module license \'Proprietary "x"\' taints kernel.',
+    'C:\\path\\with\\backslashes',
+    'tab\there, newline\nthere, bell\u0007, escape\u001b[31m, nul\u0000',
+    '(udev-worker)/728 → naïve ✓',
+    '',
+  ];
+  it('round-trips every string, number and list exactly through JSON.parse', () => {
+    const text = api.causesJson([
+      ['kmsg', [['line', awkward[0]]]],
+      [
+        'watchpoint',
+        [
+          ['pid', 4194304],
+          ['timeNs', 1234567890123456],
+          ['cpu', -1],
+          ['ratio', 0.1],
+          ['comm', awkward[3]],
+          ['exe', awkward[1]],
+          ['site', awkward[2]],
+          ['empty', awkward[4]],
+          ['stack', awkward],
+        ],
+      ],
+    ]);
+    expect(JSON.parse(text)).toEqual({
+      kmsg: { line: awkward[0] },
+      watchpoint: {
+        pid: 4194304,
+        timeNs: 1234567890123456,
+        cpu: -1,
+        ratio: 0.1,
+        comm: awkward[3],
+        exe: awkward[1],
+        site: awkward[2],
+        empty: '',
+        stack: awkward,
+      },
+    });
+  });
+  it('gives null for a number JSON cannot hold, and {} for no sources', () => {
+    expect(
+      JSON.parse(
+        api.causesJson([
+          [
+            'x',
+            [
+              ['a', Number.NaN],
+              ['b', Number.POSITIVE_INFINITY],
+            ],
+          ],
+        ]),
+      ),
+    ).toEqual({
+      x: { a: null, b: null },
+    });
+    expect(api.causesJson([])).toBe('{}');
   });
 });

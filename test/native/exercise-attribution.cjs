@@ -169,7 +169,7 @@ async function watchpointRun() {
         _watchpointTarget: { pid: child.pid, address, probe: { path: exe, offset } },
       },
       (trigger, value, _reported, causes) => {
-        got.push([trigger, value, causes]);
+        got.push([trigger, value, causes === null ? null : JSON.parse(causes)]);
         wake?.();
       },
     );

@@ -46,7 +46,12 @@ class FakeBinding implements WatchBinding {
     reported = typeof result === 'number',
     kmsg: string | null = null,
   ) {
-    this.callbacks.get(id)?.(trigger, result, reported, kmsg === null ? null : { kmsg: { line: kmsg } });
+    this.callbacks.get(id)?.(
+      trigger,
+      result,
+      reported,
+      kmsg === null ? null : JSON.stringify({ kmsg: { line: kmsg } }),
+    );
   }
 }
 

@@ -30,7 +30,7 @@ class FakeBinding implements WatchBinding {
   }
   /** A reported value change, as the native side delivers it (the kmsg line as its cause). */
   deliver(trigger: Parameters<NativeWatchCallback>[0], value: number, line: string | null) {
-    this.callback?.(trigger, value, true, line === null ? null : { kmsg: { line } });
+    this.callback?.(trigger, value, true, line === null ? null : JSON.stringify({ kmsg: { line } }));
   }
   watchRemove() {
     return true;

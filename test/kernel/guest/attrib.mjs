@@ -56,6 +56,9 @@ function stagesOf(tStart, tReturn, first, second, traces) {
     sampleToReturn: ms(lc.sampleNs, ret),
     returnToCall: ms(Math.max(ret, lc.queuedNs), lc.callNs),
     callToJs: t ? ms(lc.callNs, n(t.ns[0])) : null,
+    // Of callToJs: the native delivery up to the watcher's JS (`#onNative`), then its decode of the value and causes.
+    callToEntry: t?.entry ? ms(lc.callNs, n(t.entry)) : null,
+    entryToLibrary: t?.entry ? ms(n(t.entry), n(t.ns[0])) : null,
     jsAttribution: t ? ms(n(t.ns[0]), n(t.ns[1])) : null,
     jsEvidenceSetup: t ? ms(n(t.ns[1]), n(t.ns[2])) : null,
     jsChangeObject: t ? ms(n(t.ns[2]), n(t.ns[3])) : null,
@@ -529,6 +532,11 @@ async function driver(emit) {
       });
     });
     emit({ ...result, t: 'at-unpriv', stderr: stderr.slice(0, 2000) });
+    // Let the child's exit and its IPC channel's close be handled before the latency series: they landed
+    // in its first sample otherwise (the harness's own work, not the watcher's).
+    if (child.exitCode === null && child.signalCode === null) {
+      await Promise.race([new Promise((res) => child.once('close', res)), sleep(10000)]);
+    }
   }
   await latencySeries(api, emit);
   emit({ t: 'at-done', uptime: process.uptime() });
@@ -552,6 +560,7 @@ async function latencySeries(api, emit) {
     }
   }
   const samples = [];
+  const profiler = await startProfile();
   for (const bit of [2, 3, 4, 5, 8, 10, 11, 15, 16, 17, 18]) {
     if (readValue() & (1 << bit)) continue;
     const seen = { auto: runs.auto.length, off: runs.off.length };
@@ -572,7 +581,15 @@ async function latencySeries(api, emit) {
     // Delivered in watcher order ('auto' was created first): the second pays for the first's listener.
     const [one, two] = ea && eo && eo.ns < ea.ns ? [eo, ea] : [ea, eo];
     const stages = stagesOf(tStart, tReturnNs, one, two, traceList());
-    samples.push({ bit, pid: r.pid, auto: first('auto'), off: first('off'), stages });
+    samples.push({
+      bit,
+      pid: r.pid,
+      auto: first('auto'),
+      off: first('off'),
+      stages,
+      returnNs: String(tReturnNs),
+      changeNs: one ? String(one.ns) : null,
+    });
   }
   let stats = null; // the watch loop's counters (the same addon instance the package loaded)
   try {
@@ -581,6 +598,92 @@ async function latencySeries(api, emit) {
   } catch {}
   for (const w of Object.values(ws)) w.close();
   emit({ t: 'at-latency', samples, stats });
+  // The profile's samples between each of the first three writes' return and their first 'change'.
+  const windows = samples.slice(0, 3).map((x) => [Number(x.returnNs), Number(x.changeNs ?? x.returnNs)]);
+  if (profiler) emit({ t: 'at-profile', ...(await profiler.stop(windows)), procReads: procReadCosts() });
+}
+
+/** What the watch thread's reads of a writer's /proc entries cost here (µs, median of 21, this process). */
+function procReadCosts() {
+  const dir = `/proc/${process.pid}/task/${process.pid}/`;
+  const ops = {
+    comm: () => fs.readFileSync(`${dir}comm`),
+    exe: () => fs.readlinkSync(`${dir}exe`),
+    status: () => fs.readFileSync(`${dir}status`),
+    stat: () => fs.statSync(dir),
+    sysctl: () => fs.readFileSync(TAINTED),
+  };
+  const out = {};
+  for (const [k, f] of Object.entries(ops)) {
+    const t = [];
+    for (let i = 0; i < 21; i++) {
+      const a = hr();
+      f();
+      t.push(Number(hr() - a) / 1000);
+    }
+    out[k] = t.sort((a, b) => a - b)[10];
+  }
+  return out;
+}
+
+/**
+ * With `kt.profile=1` on the kernel command line (KT_GUEST_PROFILE=1 on the host): the V8 sampling profiler
+ * over the latency series; stop() gives the functions with the most self time (and the package's share).
+ */
+async function startProfile() {
+  if (!fs.readFileSync('/proc/cmdline', 'utf8').split(/\s+/).includes('kt.profile=1')) return null;
+  const { Session } = await import('node:inspector');
+  const s = new Session();
+  s.connect();
+  const post = (m, p = {}) => new Promise((res, rej) => s.post(m, p, (e, r) => (e ? rej(e) : res(r))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return {
+    async stop(windows = []) {
+      const { profile } = await post('Profiler.stop');
+      s.disconnect();
+      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+      const self = new Map();
+      const dt = profile.timeDeltas;
+      let total = 0;
+      profile.samples.forEach((id, i) => {
+        const n = byId.get(id);
+        const f = n.callFrame;
+        const key = `${f.functionName || '(anon)'} ${f.url.replace(/^.*\//, '')}:${f.lineNumber + 1}`;
+        const us = dt[i + 1] ?? 0;
+        total += us;
+        self.set(key, (self.get(key) ?? 0) + us);
+      });
+      const top = [...self.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 40)
+        .map(([k, us]) => [k, Math.round(us) / 1000]);
+      // Per window [fromNs, toNs] (CLOCK_MONOTONIC, as profile timestamps in µs): the stacks sampled in it.
+      const parent = new Map();
+      for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+      const stackOf = (id) => {
+        const out = [];
+        for (let at = id; at !== undefined && out.length < 6; at = parent.get(at)) {
+          const f = byId.get(at).callFrame;
+          if (f.functionName !== '(root)') out.push(`${f.functionName || '(anon)'}@${f.url.replace(/^.*\//, '')}`);
+        }
+        return out.join(' < ');
+      };
+      const inWindows = windows.map(([from, to]) => {
+        const seen = new Map();
+        let t = profile.startTime;
+        profile.samples.forEach((id, i) => {
+          t += dt[i];
+          if (t * 1000 < from || t * 1000 > to) return;
+          const k = stackOf(id);
+          seen.set(k, (seen.get(k) ?? 0) + 1);
+        });
+        return [...seen.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+      });
+      return { totalMs: Math.round(total) / 1000, top, inWindows };
+    },
+  };
 }
 
 if (role === 'explain') await explainChild();
