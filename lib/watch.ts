@@ -100,7 +100,7 @@ export interface WatchTaintOptions {
   _sysModuleDir?: string;
   /** @internal Test-only: file instead of /proc/modules. */
   _procModulesPath?: string;
-  /** @internal Tests and the CLI's `watch --kmsg`: kernel log (records) for `TaintChange.evidence`; `null` reads none. */
+  /** @internal Tests and the CLI's `--kmsg` (watch, serve): kernel log (records) for `TaintChange.evidence`; `null` reads none. */
   _kmsgPath?: string | null;
 }
 

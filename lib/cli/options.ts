@@ -76,7 +76,7 @@ export const KMSG_OPTION: OptionSpec = {
   name: 'kmsg',
   type: 'string',
   arg: 'FILE',
-  help: 'kernel log (/dev/kmsg record format) that explains changes (default /dev/kmsg without --path)',
+  help: 'kernel log (/dev/kmsg record format) explaining changes and --journal start records (default /dev/kmsg without --path)',
 };
 export const INTERVAL_OPTION: OptionSpec = {
   name: 'interval',

@@ -123,7 +123,11 @@ export interface TaintJournalOptions {
   mode?: JournalMode;
   /** Environment to read the mode from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
-  /** A watcher (or any source): its changes are recorded. */
+  /**
+   * A watcher (or any source): its changes are recorded. A watcher also
+   * explains the bits set at open, from its own read of the kernel log at
+   * start (see `kmsgPath`).
+   */
   source?: TaintSource;
   /** The state at open (default: the source's `current`, else a read of `path`). */
   state?: TaintState;
