@@ -103,10 +103,20 @@ function str(v: RawValue | undefined): string | null {
 function num(v: RawValue | undefined): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
+/** `0x` and 1-8 hex digits (a 32-bit mask), else undefined. No RegExp: this runs on a change's path. */
 function hex(v: RawValue | undefined): number | undefined {
-  if (typeof v !== 'string' || !/^0x[0-9a-f]{1,8}$/i.test(v)) return undefined;
-  return Number.parseInt(v, 16) >>> 0;
+  if (typeof v !== 'string' || v.length < 3 || v.length > 10 || v[0] !== '0' || (v[1] !== 'x' && v[1] !== 'X')) {
+    return undefined;
+  }
+  let n = 0;
+  for (let i = 2; i < v.length; i++) {
+    const d = HEX_DIGITS.indexOf(v[i].toLowerCase());
+    if (d < 0) return undefined;
+    n = n * 16 + d;
+  }
+  return n >>> 0;
 }
+const HEX_DIGITS = '0123456789abcdef';
 
 /** One native cause object (`causes.watchpoint` / `causes.tracepoint`) as a `TaintAttribution`; `null` when malformed. */
 export function attributionFrom(via: AttributionSource, c: RawCause | undefined): TaintAttribution | null {
@@ -123,7 +133,7 @@ export function attributionFrom(via: AttributionSource, c: RawCause | undefined)
   if (via === 'watchpoint') {
     const before = hex(c.before);
     const after = hex(c.after);
-    out = {
+    const common = {
       via,
       pid,
       tid: num(c.tid) ?? pid,
@@ -135,11 +145,20 @@ export function attributionFrom(via: AttributionSource, c: RawCause | undefined)
       site,
       stack,
       bits: bits >>> 0,
-      ...(before !== undefined ? { before } : {}),
-      ...(after !== undefined ? { after } : {}),
-      samples: num(c.samples) ?? 1,
-      writers: num(c.writers) ?? 1,
     };
+    const samples = num(c.samples) ?? 1;
+    const writers = num(c.writers) ?? 1;
+    // The native report always has both masks: one literal for it; the spread only for a malformed one.
+    out =
+      before !== undefined && after !== undefined
+        ? { ...common, before, after, samples, writers }
+        : {
+            ...common,
+            ...(before !== undefined ? { before } : {}),
+            ...(after !== undefined ? { after } : {}),
+            samples,
+            writers,
+          };
   } else {
     const d = num(c.detector);
     out = {

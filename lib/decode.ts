@@ -238,7 +238,8 @@ class State implements TaintState {
   }
 }
 
-// States are immutable, so the few values a machine ever has are decoded once.
+// States are immutable, so the few values a machine ever has are decoded once (and a watcher decodes
+// the values one bit away ahead of time).
 const STATE_CACHE_MAX = 256;
 const stateCache = new Map<string, TaintState>();
 
@@ -261,7 +262,8 @@ export function stateOf(
   const key = `${table.id}:${value >>> 0}`;
   let s = stateCache.get(key);
   if (!s) {
-    if (stateCache.size >= STATE_CACHE_MAX) stateCache.clear();
+    // The oldest goes first (a Map iterates in insertion order): a watcher's decoded-ahead states stay.
+    if (stateCache.size >= STATE_CACHE_MAX) stateCache.delete(stateCache.keys().next().value as string);
     s = new State(value >>> 0, table, unknownLetters);
     stateCache.set(key, s);
   }

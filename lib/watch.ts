@@ -355,6 +355,8 @@ interface ChangeTraceEntry {
   trigger: string;
   /** When the native delivery entered this watcher's JS (`#onNative`), before the value's decode. */
   entry: bigint | null;
+  /** After the value's decode, before the causes' parse. */
+  decoded: bigint | null;
   ns: bigint[];
 }
 
@@ -411,6 +413,8 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #seq = 0;
   /** Debug trace only (KERNEL_TAINT_TRACE_CHANGES): when the last native delivery entered `#onNative`. */
   #entryNs: bigint | null = null;
+  /** Debug trace only: when `#onNative` had decoded the value (before parsing the causes). */
+  #decodedNs: bigint | null = null;
   #refd = false;
   #closed = false;
   readonly #ready: WatchReadyInfo;
@@ -469,6 +473,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
         this.#emitChange(previous, this.#current, 'initial', this.#addedFlags(0, this.#current), null);
       } else this.#startLog(); // the first change reads only what was logged since 'ready'
       this.#warmChangePath();
+      this.#decodeAhead();
       this.#whenSymbols(() => {
         if (!this.#closed) this.emit('ready', [...this.#triggers], this.#ready);
       });
@@ -644,7 +649,9 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   #addedFlags(previous: number, current: TaintState): TaintFlag[] {
     // Unsigned: bit 31 makes a signed 32-bit result negative.
     const bits = (current.value & ~previous & this.#cfg.mask) >>> 0;
-    return bits === 0 ? [] : current.flags.filter((f) => ((bits >>> f.bit) & 1) === 1);
+    const added: TaintFlag[] = [];
+    if (bits !== 0) for (const f of current.flags) if (((bits >>> f.bit) & 1) === 1) added.push(f);
+    return added;
   }
 
   #emitChange(
@@ -679,7 +686,14 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     if (ns !== null && changeTrace !== null) {
       ns.push(process.hrtime.bigint());
       if (changeTrace.length >= 256) changeTrace.shift();
-      changeTrace.push({ path: this.#cfg.path, seq: change.seq, trigger, entry: this.#entryNs, ns });
+      changeTrace.push({
+        path: this.#cfg.path,
+        seq: change.seq,
+        trigger,
+        entry: this.#entryNs,
+        decoded: this.#decodedNs,
+        ns,
+      });
     }
     this.emit('change', change);
     ns?.push(process.hrtime.bigint());
@@ -737,6 +751,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       if (!this.#unresolved.delete(resolveAll)) return;
       resolveModules();
       resolveEvidence();
+      if (!this.#closed) this.#decodeAhead();
     };
     ns?.push(process.hrtime.bigint());
     // One literal (accessors included), frozen: the cheapest way V8 builds it, on every change's path.
@@ -760,6 +775,19 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     });
     ns?.push(process.hrtime.bigint());
     return { change, resolveAll, evidence: resolveEvidence };
+  }
+
+  /**
+   * Decodes, off a change's path, the states one more bit away from the current value: bits are only
+   * added until reboot and most changes add one, so the next change usually finds its state decoded (a
+   * decode is ~1 ms of a change's JS under emulation; the states are cached by value, shared and immutable).
+   */
+  #decodeAhead(): void {
+    const value = this.#current.value;
+    for (const f of this.#table.flags) {
+      const bit = (1 << f.bit) >>> 0;
+      if ((value & bit) === 0) stateOf((value | bit) >>> 0, this.#table);
+    }
   }
 
   /**
@@ -836,6 +864,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     noteModuleBits(moduleBits(current));
     if (!reported) return; // only bits outside the filter appeared
     const added = this.#addedFlags(previous.value, current);
+    if (changeTrace !== null) this.#decodedNs = process.hrtime.bigint();
     const causes = causesJson === null ? null : parseCauses(causesJson);
     this.#emitChange(previous, current, trigger, added, causes?.kmsg?.line ?? null, causes);
   }
@@ -853,10 +882,15 @@ function parseCauses(json: string): NativeCauses | null {
 
 /** The bits of a value that module loads set (their change makes the module list stale). */
 function moduleBits(s: TaintState): number {
-  let bits = 0;
-  for (const f of s.flags) if (f.module) bits = (bits | (1 << f.bit)) >>> 0;
-  return bits;
+  let mask = moduleMasks.get(s.profile);
+  if (mask === undefined) {
+    mask = 0;
+    for (const f of profileTable(s.profile).flags) if (f.module) mask = (mask | (1 << f.bit)) >>> 0;
+    moduleMasks.set(s.profile, mask);
+  }
+  return (s.value & mask) >>> 0;
 }
+const moduleMasks = new Map<string, number>();
 
 /** What 'ready' says besides the armed triggers. */
 function readyInfo(cfg: WatcherConfig, armed: readonly WatchTrigger[], unarmed: NativeUnarmed[]): WatchReadyInfo {

@@ -110,6 +110,21 @@ describe('attributionFrom / attributionsFor / actorFrom', () => {
     expect(attributionFrom('watchpoint', { pid: 1, bits: 64, before: 'zz' })?.before).toBeUndefined();
   });
 
+  it('reads the masks as 0x and 1-8 hex digits (either case), nothing else', () => {
+    const mask = (v: string) => attributionFrom('watchpoint', { pid: 1, bits: 64, before: v, after: v })?.before;
+    expect(mask('0x0')).toBe(0);
+    expect(mask('0xffffffff')).toBe(0xffff_ffff);
+    expect(mask('0X8000_0000'.replace('_', ''))).toBe(0x8000_0000);
+    expect(mask('0xAbC')).toBe(0xabc);
+    for (const bad of ['0x', '0x123456789', 'x40', '040', '0x4g', '0x-1', ' 0x40', '0x40 ', '']) {
+      expect(mask(bad), bad).toBeUndefined();
+    }
+    // A malformed mask is left out, the rest of the report stays.
+    const a = attributionFrom('watchpoint', { pid: 1, bits: 64, before: '0x0', after: 'nope' });
+    expect(a).toMatchObject({ pid: 1, before: 0, samples: 1, writers: 1 });
+    expect(a && 'after' in a).toBe(false);
+  });
+
   it('keeps only reports about the added bits, the watchpoint first', () => {
     const causes = { tracepoint: moduleLoad, watchpoint: { ...userWrite, bits: P | O | E }, kmsg: { line: 'x' } };
     expect(attributionsFor(causes, O).map((a) => a.via)).toEqual(['watchpoint', 'tracepoint']);

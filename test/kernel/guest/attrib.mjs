@@ -59,6 +59,8 @@ function stagesOf(tStart, tReturn, first, second, traces) {
     // Of callToJs: the native delivery up to the watcher's JS (`#onNative`), then its decode of the value and causes.
     callToEntry: t?.entry ? ms(lc.callNs, n(t.entry)) : null,
     entryToLibrary: t?.entry ? ms(n(t.entry), n(t.ns[0])) : null,
+    entryToDecoded: t?.decoded ? ms(n(t.entry), n(t.decoded)) : null,
+    decodedToLibrary: t?.decoded ? ms(n(t.decoded), n(t.ns[0])) : null,
     jsAttribution: t ? ms(n(t.ns[0]), n(t.ns[1])) : null,
     jsEvidenceSetup: t ? ms(n(t.ns[1]), n(t.ns[2])) : null,
     jsChangeObject: t ? ms(n(t.ns[2]), n(t.ns[3])) : null,
