@@ -17,6 +17,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "attribution/module_load.h"
 #include "attribution/sources.h"
 #include "attribution/symbols.h"
 #include "triggers/kmsg.h"
@@ -35,6 +36,18 @@ constexpr int64_t kSettleNs = 50 * kNsPerMs;
 constexpr int64_t kMaxSettleNs = 1000 * kNsPerMs;
 // How long a change waits for the watchpoint's sample of its write.
 constexpr int64_t kWatchpointGraceNs = 3 * kNsPerMs;
+// The longest a module load's change waits for the loader's module_load
+// tracepoint (module_load.h). The wait normally ends there: from the first
+// taint store to module_load, load_module only lays out, relocates and
+// registers the module (28 ms for kt_prop on 6.1 under TCG emulation, far
+// less on hardware; a driver of tens of MB relocates for tens of ms).
+// The bound is only reached by a load that fails after tainting (it never
+// fires module_load) or one that blocks (a symbol owner still loading: up to
+// 30 s in resolve_symbol_wait), and then delays that change by this much:
+// 1 s is 35 times the TCG load and well under the 5 s poll backstop that
+// bounds every untriggered bit, so an alert is never later than the poll
+// would make it, and a slow but successful load still arrives as one change.
+constexpr int64_t kModuleLoadHoldNs = 1000 * kNsPerMs;
 
 // epoll tags name sources, not fds: a wakeup for a source that the main thread
 // closed meanwhile (under mu_) is recognised and skipped, never read from a
@@ -137,6 +150,16 @@ struct WatchLoop::Watch {
   };
   std::vector<Cause> causes;
   uint64_t round = 0;  // WatchLoop::round_ of its last read
+  // The module-load hold (watch_loop.h): a change of the value (w.last) that
+  // waits, unqueued, for the module_load of the loader thread `tid`.
+  struct Hold {
+    enum State { kNone, kHeld, kReleasing } state = kNone;
+    uint32_t tid = 0;         // the loader thread (the watchpoint report's)
+    uint64_t since = 0;       // perf time of its first store (a module_load at or after it ends the hold)
+    int64_t start = 0;        // CLOCK_MONOTONIC when the change was first held
+    int64_t due = 0;          // start + kModuleLoadHoldNs
+    unsigned trigger = 0;     // the trigger of the held change
+  } hold;
 };
 
 struct WatchLoop::Wakeup {
@@ -170,8 +193,14 @@ WatchLoop::WatchLoop(Napi::Env env) : env_(env) {
   };
   add(kUevent, "uevent", std::make_unique<UeventTrigger>());
   add(kKmsg, "kmsg", std::make_unique<KmsgTrigger>());
-  add(kWatchpoint, "watchpoint", std::make_unique<WatchpointSource>());
-  add(kTracepoint, "tracepoint", std::make_unique<TracepointSource>());
+  auto wp = std::make_unique<WatchpointSource>();
+  auto tp = std::make_unique<TracepointSource>();
+  watchpoint_ = wp.get();
+  tracepoint_ = tp.get();
+  add(kWatchpoint, "watchpoint", std::move(wp));
+  watchpoint_index_ = sources_.size() - 1;
+  add(kTracepoint, "tracepoint", std::move(tp));
+  tracepoint_index_ = sources_.size() - 1;
 }
 WatchLoop::~WatchLoop() { Shutdown(); }
 
@@ -431,6 +460,12 @@ Napi::Value WatchLoop::Stats(const Napi::CallbackInfo& info) {
   num(o, "watchpointWaits", stats_.watchpoint_waits);
   num(o, "watchpointWaitsFound", stats_.watchpoint_waits_found);
   num(o, "watchpointWaitNs", stats_.watchpoint_wait_ns);
+  num(o, "moduleLoadHolds", stats_.holds);
+  num(o, "moduleLoadHoldsLoaded", stats_.holds_loaded);
+  num(o, "moduleLoadHoldsExpired", stats_.holds_expired);
+  num(o, "moduleLoadHoldsCut", stats_.holds_cut);
+  num(o, "moduleLoadHoldNs", stats_.hold_ns);
+  num(o, "moduleLoadsWhole", stats_.loads_whole);
   o.Set("wakeupsBySource", by);
   num(o, "reads", stats_.reads);
   num(o, "counterReads", stats_.counter_reads);
@@ -693,6 +728,7 @@ void WatchLoop::ArmTimerLocked() {
   for (const auto& [id, w] : watches_) {
     earliest(w->next_due);
     earliest(w->retry_due);
+    if (w->hold.state == Watch::Hold::kHeld) earliest(w->hold.due);
   }
   struct itimerspec its;
   std::memset(&its, 0, sizeof its);  // all zero: disarmed
@@ -727,6 +763,10 @@ void WatchLoop::Run() {
       unsigned trigger = TriggerFor(*w, wk, counters_changed, now);
       if (trigger != 0) ReadLocked(*w, trigger);
     }
+    // Before ReadLateLocked: a release's read (or the tracepoint catch-up
+    // that ends a hold) may leave a source's new cause for the watches not
+    // read in this wakeup.
+    ServeHoldsLocked();
     ReadLateLocked();
     if (wk.timer) ArmTimerLocked();
   }
@@ -863,8 +903,9 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     // After a reported error the value goes to JS even when unchanged: it
     // says the reads work again (the watcher's 'recover').
     const bool recovered = w.failing;
+    const bool releasing = w.hold.state == Watch::Hold::kReleasing;
     w.failing = false;
-    if (value == w.last && !recovered) return;  // the common case: nothing for JS
+    if (value == w.last && !recovered && !releasing) return;  // the common case: nothing for JS
     // The first change of a wakeup is timed, unless an earlier one still waits for the JS thread (this
     // one will ride along with its delivery).
     const bool timed = timing_.round != round_ && !(timing_.queued != 0 && timing_.call == 0);
@@ -880,12 +921,18 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     // catch-up below finds it; with several (emulated) CPUs it was once not
     // visible yet, so an armed watchpoint gets a short bounded wait.
     bool reported = SnapshotCausesLocked(w);
-    if (!reported && trigger != kWatchpoint && (w.active & kWatchpoint)) reported = AwaitWatchpointLocked(w);
+    if (!reported && !releasing && trigger != kWatchpoint && (w.active & kWatchpoint)) {
+      reported = AwaitWatchpointLocked(w);
+    }
     if (reported) trigger = kWatchpoint;
+    if (releasing) trigger = w.hold.trigger;
+    // A module load's store: wait for the rest of the load (nothing queued,
+    // the timing stays open until the release).
+    if (HoldLocked(w, reported, trigger) == HoldStep::kHold) return;
     if (timed) {
       timing_.causes = NowNs();
       const Source* wp = SourceOf(kWatchpoint);
-      if (reported && wp != nullptr) {
+      if ((reported || releasing) && wp != nullptr) {  // a held load: its first store's sample
         size_t i = 0;
         while (sources_[i].get() != wp) ++i;
         for (const Attribution::Field& f : w.causes[i].what.fields) {
@@ -900,6 +947,13 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     return;
   } else {
     if (w.failing && SameError(w.last_err, err)) return;  // reported already
+    if (w.hold.state == Watch::Hold::kHeld) {
+      // The error goes to JS now; the held value follows as the 'recover'
+      // (w.last has it, and the next good read differs from the error).
+      ++stats_.holds_cut;
+      stats_.hold_ns += static_cast<uint64_t>(NowNs() - w.hold.start);
+      w.hold.state = Watch::Hold::kNone;
+    }
     w.failing = true;
     w.last_err = err;
     w.pending_ok = false;
@@ -969,12 +1023,114 @@ bool WatchLoop::SnapshotCausesLocked(Watch& w) {
     Watch::Cause& c = w.causes[i];
     if (s.impl->attribution_count() == c.mark) continue;  // nothing new: keep what is held
     c.mark = s.impl->attribution_count();
-    c.what.fields.clear();
-    s.impl->Describe(&c.what);
+    if (s.bit == kWatchpoint && c.has && w.hold.state != Watch::Hold::kNone) {
+      // A later store of the held load: one report for the whole load.
+      Attribution newer;
+      s.impl->Describe(&newer);
+      modload::MergeWatchpointCause(&c.what, newer);
+    } else {
+      c.what.fields.clear();
+      s.impl->Describe(&c.what);
+    }
     c.has = true;
     if (s.bit == kWatchpoint) watchpoint = true;
   }
   return watchpoint;
+}
+
+// The module-load hold of one value change of w (see watch_loop.h).
+// `reported`: the watchpoint gave w a new report with this change.
+WatchLoop::HoldStep WatchLoop::HoldLocked(Watch& w, bool reported, unsigned trigger) {
+  using Hold = Watch::Hold;
+  const PerfReport* wp = reported ? &watchpoint_->latest() : nullptr;
+  // The kernel named exactly one writing thread (a drain of several threads'
+  // traps, writers 2, names none: its callchain is the earliest trap's).
+  const bool named = wp != nullptr && wp->writers < 2;
+  if (w.hold.state == Hold::kHeld) {
+    // Another thread's write is never held: deliver what is held with it now.
+    // A report of the loader, an ambiguous one (a WARN storm's traps beside
+    // the loader's store) or none (a poll or inotify read of a store whose
+    // sample it already folded in) keeps the hold, bounded by its deadline.
+    if (named && wp->tid != w.hold.tid) {
+      ++stats_.holds_cut;
+      stats_.hold_ns += static_cast<uint64_t>(NowNs() - w.hold.start);
+      w.hold.state = Hold::kNone;
+      return HoldStep::kQueue;
+    }
+    return HoldStep::kHold;
+  }
+  if (w.hold.state == Hold::kReleasing || !named || w.pending) return HoldStep::kQueue;
+  // Without module_load there is nothing to wait for: today's behaviour.
+  if (!(w.active & kTracepoint) || !tracepoint_->module_load_armed()) return HoldStep::kQueue;
+  if (!modload::LoaderBits(wp->bits) || !modload::FromModuleLoader(wp->stack)) return HoldStep::kQueue;
+  w.hold.tid = wp->tid;
+  w.hold.since = wp->time_ns;
+  // The load may be over already (its module_load drained in this wakeup):
+  // then this read has every bit; name the module and queue.
+  if (const PerfReport* loaded = ModuleLoadedLocked(w)) {
+    Watch::Cause& c = w.causes[tracepoint_index_];
+    c.what.fields.clear();
+    TracepointSource::DescribeReport(*loaded, &c.what);
+    c.has = true;
+    ++stats_.loads_whole;
+    return HoldStep::kQueue;
+  }
+  w.hold.state = Hold::kHeld;
+  w.hold.start = NowNs();
+  w.hold.due = w.hold.start + kModuleLoadHoldNs;
+  w.hold.trigger = trigger;
+  ++stats_.holds;
+  ArmTimerLocked();
+  return HoldStep::kHold;
+}
+
+// The module_load report of w's held loader, catching the tracepoint source
+// up first when this wakeup has not drained it; null when it has not fired.
+const PerfReport* WatchLoop::ModuleLoadedLocked(const Watch& w) {
+  Source& s = *sources_[tracepoint_index_];
+  if (!s.impl->open()) return nullptr;
+  if (s.drained != round_) {
+    s.drained = round_;
+    if (s.impl->CatchUp()) late_ |= s.bit;
+  }
+  return tracepoint_->ModuleLoadOf(w.hold.tid, w.hold.since);
+}
+
+// Ends the holds whose loader reported module_load, or whose deadline passed.
+void WatchLoop::ServeHoldsLocked() {
+  for (auto& [id, w] : watches_) {
+    if (w->hold.state != Watch::Hold::kHeld) continue;
+    const PerfReport* loaded = ModuleLoadedLocked(*w);
+    if (loaded != nullptr) {
+      ++stats_.holds_loaded;
+    } else if (NowNs() >= w->hold.due) {
+      ++stats_.holds_expired;
+    } else {
+      continue;
+    }
+    ReleaseHoldLocked(*w, loaded);
+  }
+}
+
+// Queues w's held change: one more read (every store of the load precedes its
+// module_load, and their watchpoint samples were written in the trap, before
+// it), the watchpoint's late samples folded in, and the module_load report as
+// the tracepoint's cause. `loaded` is null when the deadline ended the hold.
+void WatchLoop::ReleaseHoldLocked(Watch& w, const PerfReport* loaded) {
+  PerfReport load;
+  if (loaded != nullptr) load = *loaded;  // the read below may drain the source again
+  stats_.hold_ns += static_cast<uint64_t>(NowNs() - w.hold.start);
+  w.hold.state = Watch::Hold::kReleasing;
+  sources_[watchpoint_index_]->drained = 0;  // catch the watchpoint up in the read
+  timing_.round = 0;                         // time the delivery from this read
+  ReadLocked(w, w.hold.trigger);
+  w.hold.state = Watch::Hold::kNone;
+  if (loaded != nullptr && w.pending) {
+    Watch::Cause& c = w.causes[tracepoint_index_];
+    c.what.fields.clear();
+    TracepointSource::DescribeReport(load, &c.what);
+    c.has = true;
+  }
 }
 
 void WatchLoop::QueueLocked(Watch& w, unsigned trigger) {

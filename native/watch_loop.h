@@ -26,6 +26,23 @@
 // not reported, and keeps the cause for the next one. The JS side only
 // passes it on (lib/watch.ts).
 //
+// One module load, one change: load_module() sets a module's taint bits with
+// separate stores (O and E from the modinfo and signature checks, P from the
+// licence), and the thread may read between them. A change whose write the
+// watchpoint saw the module loader make (module_load.h: the callchain) is
+// held, unqueued, while the watch also has the 'tracepoint' source with
+// module:module_load armed: until that loader thread's module_load report
+// (fired after every taint store of the load, before the module's init runs
+// and so before insmod returns), then re-read and queued once with all the
+// bits, the merged watchpoint report and the module_load report; or until
+// kModuleLoadHoldNs (a load that fails after tainting never fires it). Every
+// other trigger's read during the hold (poll, inotify, uevent, kmsg) keeps
+// it; a change that the watchpoint says another thread made, or a read error,
+// ends it at once (writes not from the loader are never held). Without the
+// tracepoint source, or without a watchpoint report naming the loader (its
+// callchain unsymbolized: kallsyms hidden or not read yet), nothing is held:
+// a load may then arrive as up to three changes, as before.
+//
 // Adding a source: see native/epoll_source.h.
 //
 // Rejected alternatives: a thread per watcher (N threads and N inotify
@@ -55,6 +72,10 @@
 #include "unique_fd.h"
 
 namespace kt {
+
+struct PerfReport;
+class WatchpointSource;
+class TracepointSource;
 
 // What can wake a read; bit order is also the precedence used to name the
 // trigger when several fire in one wakeup. kUevent and kKmsg are event
@@ -144,6 +165,16 @@ class WatchLoop {
   bool AwaitWatchpointLocked(Watch& w);
   void QueueLocked(Watch& w, unsigned trigger);
 
+  // The module-load hold (native/attribution/module_load.h): a change whose
+  // write the watchpoint saw the module loader make waits, unqueued, for that
+  // loader's module_load tracepoint or kModuleLoadHoldNs, so one insmod is one
+  // 'change'; require mu_.
+  enum class HoldStep { kQueue, kHold };
+  HoldStep HoldLocked(Watch& w, bool reported, unsigned trigger);
+  const PerfReport* ModuleLoadedLocked(const Watch& w);
+  void ServeHoldsLocked();
+  void ReleaseHoldLocked(Watch& w, const PerfReport* loaded);
+
   void Deliver(Napi::Env env);
 
   napi_env env_;
@@ -156,6 +187,10 @@ class WatchLoop {
   bool scheduled_ = false;       // a TSFN call is queued and will drain dirty_
   InotifyTrigger inotify_;
   std::vector<std::unique_ptr<Source>> sources_;  // fixed at construction
+  // The two perf sources among sources_, typed (the module-load hold reads their reports).
+  WatchpointSource* watchpoint_ = nullptr;
+  TracepointSource* tracepoint_ = nullptr;
+  size_t watchpoint_index_ = 0, tracepoint_index_ = 0;
   CounterSet counters_;
   uint64_t round_ = 0;    // wakeups of the loop thread; a watch records the one of its last read
   int64_t wake_ns_ = 0;   // CLOCK_MONOTONIC when epoll_wait returned for round_
@@ -179,6 +214,11 @@ class WatchLoop {
     std::atomic<uint64_t> counter_changes{0}, threads_started{0}, deferred_empty{0};
     // Changes that waited for the watchpoint's sample, how many found it, and the time spent.
     std::atomic<uint64_t> watchpoint_waits{0}, watchpoint_waits_found{0}, watchpoint_wait_ns{0};
+    // Module-load holds: started, ended by the loader's module_load, ended by the deadline, cut short
+    // (another writer's change, a read error), and the time changes spent held; and loader changes first
+    // read after their module_load (the whole load in one read: nothing to hold).
+    std::atomic<uint64_t> holds{0}, holds_loaded{0}, holds_expired{0}, holds_cut{0}, hold_ns{0};
+    std::atomic<uint64_t> loads_whole{0};
   } stats_;
   // Where the time of the last value change went (watchStats().lastChange),
   // CLOCK_MONOTONIC ns (process.hrtime.bigint()'s clock), 0 = not reached.

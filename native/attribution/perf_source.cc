@@ -724,6 +724,10 @@ bool TracepointCore::OnSample(const perf::Sample& s, bool module_load) {
     }
   }
   FillProcess(&r);
+  if (module_load) {
+    if (module_loads_.size() >= kKeptModuleLoads) module_loads_.erase(module_loads_.begin());
+    module_loads_.push_back(r);
+  }
   Report(std::move(r));
   return true;
 }

@@ -193,6 +193,13 @@ class TracepointCore : public PerfSourceBase {
   // Arms what exists; false with a reason when neither could be armed. A
   // partial arm leaves a note in *reason.
   bool Arm(std::string* reason);
+  bool module_load_armed() const { return module_load_.open(); }
+  // The last module_load reports, oldest first (at most kKeptModuleLoads): the
+  // watch loop's module-load hold looks for its loader's report there, which
+  // an error_report_end hit or another loader's module_load right after it
+  // would hide from latest().
+  static constexpr size_t kKeptModuleLoads = 8;
+  const std::vector<PerfReport>& module_loads() const { return module_loads_; }
 
  private:
   std::vector<PerfEvents*> events() override { return {&module_load_, &error_report_}; }
@@ -200,6 +207,7 @@ class TracepointCore : public PerfSourceBase {
   bool OnSample(const perf::Sample& s, bool module_load);
   PerfEvents module_load_, error_report_;
   TraceFormat module_load_fmt_, error_report_fmt_;
+  std::vector<PerfReport> module_loads_;
 };
 
 template <typename Fn>

@@ -65,8 +65,17 @@ void WatchpointSource::Stats(std::vector<std::pair<const char*, uint64_t>>* out)
   out->emplace_back("watchpointReloads", core_.stats().reloads);
 }
 
-void TracepointSource::Describe(Attribution* out) const {
-  const PerfReport& r = core_.latest();
+void TracepointSource::Describe(Attribution* out) const { DescribeReport(core_.latest(), out); }
+
+const PerfReport* TracepointSource::ModuleLoadOf(uint32_t tid, uint64_t since_ns) const {
+  const std::vector<PerfReport>& loads = core_.module_loads();
+  for (auto it = loads.rbegin(); it != loads.rend(); ++it) {
+    if (it->tid == tid && it->time_ns >= since_ns) return &*it;
+  }
+  return nullptr;
+}
+
+void TracepointSource::DescribeReport(const PerfReport& r, Attribution* out) {
   DescribeCommon(r, out);
   out->Add("event", r.event);
   if (!r.module.empty()) out->Add("module", r.module);

@@ -59,6 +59,8 @@ class WatchpointSource : public PerfEpollSource<WatchpointCore> {
   }
   void Describe(Attribution* out) const override;
   void Stats(std::vector<std::pair<const char*, uint64_t>>* out) const override;
+  // The newest report (the one Describe() gives), for the module-load hold.
+  const PerfReport& latest() const { return core_.latest(); }
   // Test-only (watchAdd's _watchpointTarget): watch an 8-byte variable of a
   // user-space process instead of the kernel's tainted_mask. Takes effect at
   // the next Open.
@@ -71,6 +73,13 @@ class TracepointSource : public PerfEpollSource<TracepointCore> {
  public:
   void Describe(Attribution* out) const override;
   void Stats(std::vector<std::pair<const char*, uint64_t>>* out) const override;
+  // Whether module:module_load is armed (a partial arm may lack it).
+  bool module_load_armed() const { return core_.armed() && core_.module_load_armed(); }
+  // The module_load report of thread `tid` sampled at or after `since_ns`
+  // (perf time), null when none arrived (yet). Drain first (CatchUp).
+  const PerfReport* ModuleLoadOf(uint32_t tid, uint64_t since_ns) const;
+  // Describes that report as Describe() describes the newest one.
+  static void DescribeReport(const PerfReport& r, Attribution* out);
 };
 
 }  // namespace kt

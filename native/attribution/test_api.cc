@@ -7,6 +7,7 @@
 
 #include "../epoll_source.h"
 #include "kallsyms.h"
+#include "module_load.h"
 #include "perf_ring.h"
 #include "perf_source.h"
 #include "symbols.h"
@@ -253,6 +254,64 @@ Napi::Value CpuList(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// fromModuleLoader(stack: string[]) -> boolean (module_load.h)
+Napi::Value FromModuleLoaderJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) return Throw(env, "fromModuleLoader: expected the frames");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::string> stack;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsString()) return Throw(env, "fromModuleLoader: frames must be strings");
+    stack.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return Napi::Boolean::New(env, modload::FromModuleLoader(stack));
+}
+
+// loaderBits(bits: number) -> boolean (module_load.h)
+Napi::Value LoaderBitsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Throw(env, "loaderBits: expected a number");
+  return Napi::Boolean::New(env, modload::LoaderBits(info[0].As<Napi::Number>().Uint32Value()));
+}
+
+bool ToAttribution(const Napi::Value& v, Attribution* out) {
+  if (!v.IsObject()) return false;
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value x = o.Get(k);
+    if (x.IsNumber()) {
+      out->fields.push_back({k, Attribution::Field::kNumber, x.As<Napi::Number>().DoubleValue(), {}, {}});
+    } else if (x.IsString()) {
+      out->fields.push_back({k, Attribution::Field::kText, 0, x.As<Napi::String>().Utf8Value(), {}});
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// mergeWatchpointCause(held: object, newer: object) -> object (module_load.h)
+Napi::Value MergeWatchpointCauseJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Attribution held, newer;
+  if (info.Length() < 2 || !ToAttribution(info[0], &held) || !ToAttribution(info[1], &newer)) {
+    return Throw(env, "mergeWatchpointCause: expected two objects of numbers and strings");
+  }
+  modload::MergeWatchpointCause(&held, newer);
+  Napi::Object out = Napi::Object::New(env);
+  for (const Attribution::Field& f : held.fields) {
+    if (f.kind == Attribution::Field::kNumber) {
+      out.Set(f.key, Napi::Number::New(env, f.number));
+    } else {
+      out.Set(f.key, Napi::String::New(env, f.text));
+    }
+  }
+  return out;
+}
+
 // causesJson([[source, [[key, value], ...]], ...]) -> the JSON text a delivery carries (value: string,
 // number or array of strings).
 Napi::Value CausesJsonJs(const Napi::CallbackInfo& info) {
@@ -303,6 +362,9 @@ Napi::Object AttributionTestApi(Napi::Env env) {
   o.Set("parseCpuList", Napi::Function::New(env, CpuList, "parseCpuList"));
   o.Set("nameFromSections", Napi::Function::New(env, NameFromSectionsJs, "nameFromSections"));
   o.Set("locateTracefs", Napi::Function::New(env, LocateTracefsJs, "locateTracefs"));
+  o.Set("fromModuleLoader", Napi::Function::New(env, FromModuleLoaderJs, "fromModuleLoader"));
+  o.Set("loaderBits", Napi::Function::New(env, LoaderBitsJs, "loaderBits"));
+  o.Set("mergeWatchpointCause", Napi::Function::New(env, MergeWatchpointCauseJs, "mergeWatchpointCause"));
   o.Set("causesJson", Napi::Function::New(env, CausesJsonJs, "causesJson"));
   return o;
 }

@@ -204,6 +204,9 @@ function plan(series: Series): Boot[] {
       // in kt.log with the functions that took the JS thread's time), for finding a change's milliseconds.
       cmdline: ['kt.run=attrib', ...(process.env.KT_GUEST_PROFILE === '1' ? ['kt.profile=1'] : [])],
       timeoutS: 480,
+      // KT_ATTRIB_SMP=2: the watch thread on its own vCPU, as on multi-CPU hardware (a module load's
+      // stores can then reach a watcher without the module-load hold as separate changes).
+      smp: Number(process.env.KT_ATTRIB_SMP) || undefined,
     });
   // CPU hotplug re-arm of the watchpoint (guest/hotplug.mjs): two vCPUs, cpu1 offline and back.
   if (withModules(series) && process.env.KT_SKIP_NODE !== '1')
@@ -478,6 +481,55 @@ function evaluate(series: Series, boots: BootResult[]): KernelReport {
       );
     });
     if (p) {
+      // One module load, one change (#13, the native module-load hold): the insmod ran with the JS
+      // thread free (p.async), so each of load_module's taint stores could have reached JS on its own.
+      const withP = (p.events as KtRecord[]).filter((e) => /[POE]/.test(String(e.added ?? '')));
+      const one = withP.length === 1 ? withP[0] : null;
+      pend(
+        ['attribution'],
+        'attrib-module',
+        'insmod kt_prop: exactly one change, adding P, O and E',
+        p.async === true && !!one && [...'POE'].every((l) => String(one.added).includes(l)),
+        { async: p.async, changes: withP.map((e) => ({ added: e.added, trigger: e.trigger })), holds: p.holds },
+      );
+      const tp = ((one?.attribution ?? []) as KtRecord[]).find((a) => a.via === 'tracepoint');
+      pend(
+        ['attribution'],
+        'attrib-module',
+        'insmod kt_prop: the change carries the module_load report of kt_prop, by insmod',
+        tp?.event === 'module_load' && tp.module === 'kt_prop' && tp.pid === p.pid && tp.comm === 'insmod',
+        one?.attribution ?? null,
+      );
+      const wp = ((one?.attribution ?? []) as KtRecord[]).find((a) => a.via === 'watchpoint');
+      pend(
+        ['attribution'],
+        'attrib-module',
+        "insmod kt_prop: one watchpoint report of insmod's stores, with P, O and E",
+        !!wp && wp.pid === p.pid && (wp.bits & 0x3001) === 0x3001,
+        wp ?? null,
+      );
+      pend(
+        ['attribution'],
+        'attrib-module',
+        'insmod kt_prop: held once and ended by its module_load, or first read whole after it (watchStats)',
+        // With one vCPU the watch thread may run only once load_module is done (its first read then
+        // has every bit and finds the module_load already drained: nothing to hold).
+        ((p.holds?.holds === 1 && p.holds?.loaded === 1 && p.holds?.whole === 0) ||
+          (p.holds?.holds === 0 && p.holds?.whole === 1)) &&
+          p.holds?.expired === 0 &&
+          p.holds?.cut === 0,
+        p.holds ?? null,
+      );
+      // The baseline of the same load: a watcher without the tracepoint source (no hold), change by change.
+      for (const e of (p.noHold ?? []) as KtRecord[])
+        events.push({
+          cause: 'insmod kt_prop (no tracepoint: no hold)',
+          added: e.added ?? null,
+          trigger: e.trigger ?? null,
+          latencyMs: null,
+          afterReturnMs: e.afterReturnMs ?? null,
+        });
+      if (p.holds) notes.push(`insmod kt_prop hold: ${JSON.stringify(p.holds)}`);
       for (const letter of 'POE') {
         const x = evidenceIn(p.events, letter);
         pend(

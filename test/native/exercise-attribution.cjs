@@ -99,6 +99,39 @@ api.parseCpuList('0-3,5,-,7-,,9-8,99999999999');
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+// The module-load hold's classifier and merge (native/attribution/module_load.h):
+// random frames (empty, unterminated "+", " [", dots, setters) and random
+// cause objects of numbers and strings.
+{
+  const pieces = [
+    'add_taint',
+    'add_taint_module',
+    'load_module',
+    '.cold',
+    '+0x1',
+    ' [m]',
+    '.',
+    '+',
+    ' ',
+    '',
+    '[',
+    '\0',
+  ];
+  const frame = () => Array.from({ length: rnd() % 5 }, () => pieces[rnd() % pieces.length]).join('');
+  for (let i = 0; i < 3000; i++) {
+    const stack = Array.from({ length: rnd() % 8 }, frame);
+    assert.equal(typeof api.fromModuleLoader(stack), 'boolean');
+    assert.equal(typeof api.loaderBits(rnd()), 'boolean');
+    const keys = ['tid', 'bits', 'samples', 'writers', 'after', 'before', 'x'];
+    const cause = () =>
+      Object.fromEntries(
+        keys.filter(() => rnd() % 2).map((k) => [k, rnd() % 3 === 0 ? `0x${rnd().toString(16)}` : rnd() % 4]),
+      );
+    assert.equal(typeof api.mergeWatchpointCause(cause(), cause()), 'object');
+    checks++;
+  }
+}
+
 // The 'watchpoint' source on the watch thread, end to end on a child's
 // variable (uretprobe: this CI's hypervisor drops hardware-breakpoint traps):
 // arm, a storm that changes nothing, a change, and close, so the sanitizers

@@ -295,10 +295,12 @@ async function driver(emit) {
   const events = [];
   const kmsgEvents = [];
   const offEvents = [];
+  const noHoldEvents = [];
   const errors = [];
   let w = null;
   let wk = null;
   let wo = null;
+  let wn = null;
   const t0 = now();
   try {
     w = api.watchTaint({ attribution: 'auto', ignoreInitial: true });
@@ -334,6 +336,26 @@ async function driver(emit) {
   } catch (e) {
     emit({ t: 'node-error', where: 'watchTaint kmsg', error: errInfo(e) });
   }
+  /**
+   * Attribution without the 'tracepoint' source: no module-load hold (watch_loop.h), so a module load may
+   * arrive as several changes; the baseline of the hold's cost on the same load. Open only around that
+   * action, so the other actions and the latency series keep their three watchers.
+   */
+  async function openNoHold() {
+    try {
+      const all = api.WATCH_TRIGGERS ?? ['inotify', 'uevent', 'kmsg', 'counter', 'poll', 'watchpoint', 'tracepoint'];
+      wn = api.watchTaint({
+        attribution: 'auto',
+        ignoreInitial: true,
+        triggers: all.filter((t) => t !== 'tracepoint'),
+      });
+      wn.on('change', (c) => noHoldEvents.push({ at: now(), c }));
+      wn.on('error', (e) => errors.push({ where: 'no-tracepoint', ...errInfo(e) }));
+      await Promise.race([new Promise((res) => wn.once('ready', res)), sleep(10000)]);
+    } catch (e) {
+      emit({ t: 'node-error', where: 'watchTaint no-tracepoint', error: errInfo(e) });
+    }
+  }
   try {
     // The same actions without attribution (every other trigger): the latency baseline.
     wo = api.watchTaint({ attribution: 'off', ignoreInitial: true });
@@ -344,16 +366,53 @@ async function driver(emit) {
     emit({ t: 'node-error', where: 'watchTaint off', error: errInfo(e) });
   }
 
-  /** Run a synchronous child, then collect the changes until `letters` were all added. */
-  async function act(name, letters, cmd, args) {
+  /** The module-load hold counters of the watch loop (watchStats()), null without them. */
+  const holdStats = () => {
+    try {
+      const s = createRequire(import.meta.url)('/pkg/build/Release/kernel_taint.node').watchStats();
+      return {
+        holds: s.moduleLoadHolds,
+        loaded: s.moduleLoadHoldsLoaded,
+        expired: s.moduleLoadHoldsExpired,
+        cut: s.moduleLoadHoldsCut,
+        holdNs: s.moduleLoadHoldNs,
+        whole: s.moduleLoadsWhole,
+      };
+    } catch {
+      return null;
+    }
+  };
+  /** Runs a child asynchronously (the JS thread stays free to deliver changes while it runs): its pid,
+   * exit status, stderr, and when its exit was seen (hr ns). */
+  function spawnAsync(cmd, args) {
+    return new Promise((res) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('error', (e) => res({ pid: child.pid, status: null, stderr: String(e), exitNs: hr() }));
+      child.on('exit', (code) => res({ pid: child.pid, status: code, stderr, exitNs: hr() }));
+    });
+  }
+
+  /**
+   * Run a child, then collect the changes until `letters` were all added. Synchronous by default (the JS
+   * thread is blocked until it returns, so every write it makes coalesces into one delivery); `async`: the
+   * JS thread is free meanwhile, so a change per write can reach JS, as in a real service (the module
+   * load's check: one change per insmod needs the native hold, not a blocked JS thread).
+   */
+  async function act(name, letters, cmd, args, { async = false } = {}) {
     const seen = events.length;
     const kseen = kmsgEvents.length;
     const oseen = offEvents.length;
+    const nseen = noHoldEvents.length;
+    const holds0 = holdStats();
     const valueBefore = readValue();
     const tStart = hr();
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    const tReturnNs = hr();
-    const tReturn = now();
+    const r = async ? await spawnAsync(cmd, args) : spawnSync(cmd, args, { encoding: 'utf8' });
+    const tReturnNs = async ? r.exitNs : hr();
+    const tReturn = now() - (async ? Number(hr() - tReturnNs) / 1e6 : 0);
     const wallReturn = Date.now();
     const valueAfter = readValue();
     const union = () =>
@@ -380,6 +439,17 @@ async function driver(emit) {
       complete,
       events: got.map((e) => ({ ...changeOf(e.c), afterReturnMs: Math.round((e.at - tReturn) * 100) / 100 })),
       kmsgSoFar: kmsgEvents.length - kseen,
+      async,
+      holds: (() => {
+        const h1 = holdStats();
+        if (!holds0 || !h1) return null;
+        return Object.fromEntries(Object.keys(h1).map((k) => [k, (h1[k] ?? 0) - (holds0[k] ?? 0)]));
+      })(),
+      noHold: noHoldEvents.slice(nseen).map((e) => ({
+        added: lettersOf(e.c.added),
+        trigger: e.c.trigger ?? null,
+        afterReturnMs: Math.round((e.at - tReturn) * 100) / 100,
+      })),
       stages,
       off: offEvents.slice(oseen).map((e) => ({
         added: lettersOf(e.c.added),
@@ -392,7 +462,14 @@ async function driver(emit) {
   // U by a child whose pid we know: busybox sh writes it with its builtin echo.
   await act('user-write', 'U', '/bin/sh', ['-c', `echo 64 > ${TAINTED}`]);
   if (fs.existsSync(`${modDir}/kt_prop.ko`)) {
-    await act('insmod kt_prop', 'POE', '/sbin/insmod', [`${modDir}/kt_prop.ko`]);
+    await openNoHold();
+    await act('insmod kt_prop', 'POE', '/sbin/insmod', [`${modDir}/kt_prop.ko`], { async: true });
+    try {
+      wn?.close();
+    } catch (e) {
+      errors.push({ where: 'close no-tracepoint', ...errInfo(e) });
+    }
+    wn = null;
     await act('insmod kt_warn', 'W', '/sbin/insmod', [`${modDir}/kt_warn.ko`]);
   } else emit({ t: 'at-skip', skip: `no test modules for ${release}` });
 
@@ -413,7 +490,7 @@ async function driver(emit) {
   });
 
   // ---- close both, then nothing may be left --------------------------------------------------
-  for (const x of [w, wk, wo]) {
+  for (const x of [w, wk, wo, wn]) {
     try {
       x?.close();
     } catch (e) {
