@@ -337,10 +337,12 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
 /** How long `'ready'` waits for the kernel symbol table's parse (the native report's own bound). */
 const SYMBOLS_WAIT_MS = 2000;
 
-/** The change path is compiled and warmed once per process (`#warmChangePath`). */
+/** The change path is warmed by every watcher's start, fully by the first of the process (`#warmChangePath`). */
 let changePathWarm = false;
 const WARM_ROUNDS = 12;
+const REWARM_ROUNDS = 2;
 const NO_ATTRIBUTION: readonly TaintAttribution[] = Object.freeze([]);
+const noop = (): void => {};
 
 const changeTrace: ChangeTraceEntry[] | null =
   process.env.KERNEL_TAINT_TRACE_CHANGES === '1' ? traceList(Symbol.for('kernel-taint.changeTrace')) : null;
@@ -791,14 +793,15 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
   }
 
   /**
-   * Once per process, while the first watcher waits for `'ready'`: V8 compiles a function at its first
-   * call and only caches property lookups after several calls, so the first changes of a process paid for
-   * that (the first one 40-80 ms after the write under emulation, 2-3 ms on hardware; BENCHMARKS.md). Here
-   * the change path (decode, added flags, the kernel reports, actor, the change object) runs on made-up
-   * input; nothing is emitted, read or counted.
+   * While a watcher waits for `'ready'`: V8 compiles a function at its first call and only caches
+   * property lookups after several calls, so the first changes of a process paid for that (the first one
+   * 40-80 ms after the write under emulation, 2-3 ms on hardware; BENCHMARKS.md). Here the change path
+   * (decode, added flags, the kernel reports, actor, the change object) runs on made-up input; nothing is
+   * emitted, read or counted. The first watcher of a process runs it 12 times; later ones twice, which
+   * compiles again what V8 dropped since (it flushes the bytecode of functions unused for a few GCs).
    */
   #warmChangePath(): void {
-    if (changePathWarm) return;
+    const rounds = changePathWarm ? REWARM_ROUNDS : WARM_ROUNDS;
     changePathWarm = true;
     const table = this.#table;
     const report = (bits: number, extra: Record<string, string | number>) => ({
@@ -814,7 +817,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       ...extra,
     });
     const none = decodeUncached(0, table);
-    for (let i = 0; i < WARM_ROUNDS; i++) {
+    for (let i = 0; i < rounds; i++) {
       const bit = i % 20;
       const current = decodeUncached(((1 << bit) | 1) >>> 0, table);
       const added = this.#addedFlags(none.value, current);
@@ -834,6 +837,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
       );
       this.#buildChange(0, none, current, 'watchpoint', added, causes?.kmsg?.line ?? null, causes, null);
     }
+    process.nextTick(noop); // what a change schedules its deferred reads with
   }
 
   // Called from the native thread-safe function on the JS thread. A throwing

@@ -567,10 +567,18 @@ async function driver(emit) {
 async function latencySeries(api, emit) {
   const runs = { auto: [], off: [] };
   const ws = {};
+  // Resolved by the listeners once both watchers saw the next change (set up before each write).
+  let bothSeen = null;
+  const seenBoth = () => {
+    if (bothSeen && bothSeen.auto <= runs.auto.length - 1 && bothSeen.off <= runs.off.length - 1) bothSeen.resolve();
+  };
   for (const mode of ['auto', 'off']) {
     try {
       ws[mode] = api.watchTaint({ attribution: mode, ignoreInitial: true });
-      ws[mode].on('change', (c) => runs[mode].push({ at: now(), ns: hr(), c }));
+      ws[mode].on('change', (c) => {
+        runs[mode].push({ at: now(), ns: hr(), c });
+        seenBoth();
+      });
       ws[mode].on('error', () => {});
       await Promise.race([new Promise((res) => ws[mode].once('ready', res)), sleep(60000)]);
     } catch (e) {
@@ -582,11 +590,20 @@ async function latencySeries(api, emit) {
   for (const bit of [2, 3, 4, 5, 8, 10, 11, 15, 16, 17, 18]) {
     if (readValue() & (1 << bit)) continue;
     const seen = { auto: runs.auto.length, off: runs.off.length };
+    // The wait (and its 10 s bound) is armed before the write: after spawnSync returns, only the awaiting
+    // runs before the event loop takes the change (a timer set there was part of the measured hop).
+    let timer;
+    const done = new Promise((resolve) => {
+      bothSeen = { ...seen, resolve };
+      timer = setTimeout(resolve, 10000);
+    });
     const tStart = hr();
     const r = spawnSync('/bin/sh', ['-c', `echo ${1 << bit} > ${TAINTED}`]);
     const tReturnNs = hr();
     const tReturn = now();
-    while ((runs.auto.length === seen.auto || runs.off.length === seen.off) && now() - tReturn < 10000) await sleep(1);
+    await done;
+    clearTimeout(timer);
+    bothSeen = null;
     await sleep(50);
     const first = (mode) => {
       const e = runs[mode][seen[mode]];
