@@ -1080,11 +1080,18 @@ WatchLoop::HoldStep WatchLoop::HoldLocked(Watch& w, bool reported, unsigned trig
   w.hold.tid = wp->tid;
   w.hold.since = wp->time_ns;
   // The load may be over already (its module_load drained in this wakeup):
-  // then this read has every bit; name the module and queue.
-  if (const PerfReport* loaded = ModuleLoadedLocked(w)) {
+  // then this read has every bit; fold the samples of its later stores
+  // (written before module_load, maybe after this wakeup drained the
+  // watchpoint) into one report, name the module and queue.
+  if (const PerfReport* found = ModuleLoadedLocked(w)) {
+    const PerfReport loaded = *found;  // the catch-up below may drain the tracepoint again
+    w.hold.state = Hold::kReleasing;   // SnapshotCausesLocked merges the watchpoint's reports
+    sources_[watchpoint_index_]->drained = 0;
+    SnapshotCausesLocked(w);
+    w.hold.state = Hold::kNone;
     Watch::Cause& c = w.causes[tracepoint_index_];
     c.what.fields.clear();
-    TracepointSource::DescribeReport(*loaded, &c.what);
+    TracepointSource::DescribeReport(loaded, &c.what);
     c.has = true;
     ++stats_.loads_whole;
     return HoldStep::kQueue;
