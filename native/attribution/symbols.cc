@@ -1,10 +1,15 @@
 #include "symbols.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <condition_variable>
@@ -43,8 +48,21 @@ State& S() {
   return *s;
 }
 
-// Runs fn on a detached thread with every signal blocked (signals stay with
-// Node's threads).
+// Background priority for the symbol table's read and parse: 5 nice levels below the process's main
+// thread. They are started from the watch thread, whose priority may be raised (watch_loop.cc), and a
+// /proc/kallsyms read is seconds of CPU under emulation: at the watch thread's priority it took the
+// CPU from the JS thread delivering the very change that started the re-read.
+constexpr int kBackgroundNice = 5;
+
+void Background() {
+  errno = 0;
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(getpid()));
+  if (errno != 0) return;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), std::min(19, base + kBackgroundNice));
+}
+
+// Runs fn on a detached thread at background priority with every signal
+// blocked (signals stay with Node's threads).
 template <typename Fn>
 bool Spawn(Fn&& fn) {
   sigset_t all, old;
@@ -52,7 +70,10 @@ bool Spawn(Fn&& fn) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   bool ok = true;
   try {
-    std::thread(std::forward<Fn>(fn)).detach();
+    std::thread([f = std::forward<Fn>(fn)]() mutable {
+      Background();
+      f();
+    }).detach();
   } catch (...) {
     ok = false;
   }
