@@ -163,6 +163,10 @@ struct WatchLoop::Watch {
     int64_t due = 0;          // start + kModuleLoadHoldNs
     unsigned trigger = 0;     // the trigger of the held change
   } hold;
+  // Test-only (_watchpointTarget.holdAsLoader): the user-space target's
+  // writes stand for loader stores whose module_load never fires, so the
+  // host tests drive the hold's state machine, timer and deadline.
+  bool hold_as_loader = false;
 };
 
 struct WatchLoop::Wakeup {
@@ -183,6 +187,9 @@ struct WatchLoop::AddOptions {
   uint64_t wp_addr = 0;
   std::string wp_probe_path;
   uint64_t wp_probe_offset = 0;
+  // Test-only (_watchpointTarget.holdAsLoader): treat the target's writes as
+  // module-loader stores whose module_load never comes (the hold's deadline).
+  bool wp_hold_as_loader = false;
 };
 
 WatchLoop::WatchLoop(Napi::Env env) : env_(env) {
@@ -333,6 +340,9 @@ bool WatchLoop::ParseWatchpointTarget(const Napi::Value& v, AddOptions* out) {
   if (!(pd >= 1 && pd <= 4194304) || !hex(t.Get("address"), &addr) || addr == 0 || (addr & 7) != 0) return false;
   out->wp_pid = static_cast<pid_t>(pd);
   out->wp_addr = addr;
+  Napi::Value as_loader = t.Get("holdAsLoader");
+  if (!as_loader.IsUndefined() && !as_loader.IsBoolean()) return false;
+  out->wp_hold_as_loader = as_loader.IsBoolean() && as_loader.As<Napi::Boolean>().Value();
   Napi::Value probe = t.Get("probe");
   if (probe.IsUndefined()) return true;
   if (!probe.IsObject()) return false;
@@ -346,6 +356,7 @@ bool WatchLoop::ParseWatchpointTarget(const Napi::Value& v, AddOptions* out) {
 // live; on a failed read, disarms it again and returns the error.
 bool WatchLoop::RegisterLocked(std::unique_ptr<Watch> w, const AddOptions& o, uint32_t* value,
                                std::vector<Unarmed>* unarmed, SysError* err) {
+  w->hold_as_loader = o.wp_pid > 0 && o.wp_hold_as_loader;
   if (o.wp_pid > 0) {
     // Test-only target; the source forgets it when it closes.
     Source* s = SourceOf(kWatchpoint);
@@ -1086,9 +1097,12 @@ WatchLoop::HoldStep WatchLoop::HoldLocked(Watch& w, bool reported, unsigned trig
     return HoldStep::kHold;
   }
   if (w.hold.state == Hold::kReleasing || !named || w.pending) return HoldStep::kQueue;
-  // Without module_load there is nothing to wait for: today's behaviour.
-  if (!(w.active & kTracepoint) || !tracepoint_->module_load_armed()) return HoldStep::kQueue;
-  if (!modload::LoaderBits(wp->bits) || !modload::FromModuleLoader(wp->stack)) return HoldStep::kQueue;
+  if (!modload::LoaderBits(wp->bits)) return HoldStep::kQueue;
+  if (!w.hold_as_loader) {
+    // Without module_load there is nothing to wait for: today's behaviour.
+    if (!(w.active & kTracepoint) || !tracepoint_->module_load_armed()) return HoldStep::kQueue;
+    if (!modload::FromModuleLoader(wp->stack)) return HoldStep::kQueue;
+  }
   w.hold.tid = wp->tid;
   w.hold.since = wp->time_ns;
   // The load may be over already (its module_load drained in this wakeup):

@@ -103,7 +103,11 @@ afterEach(async () => {
 type Mode = 'breakpoint' | 'uretprobe';
 let breakpointsFire = false;
 
-async function start(mode: Mode, value = 0): Promise<{ child: Child; watcher: TaintWatcher; file: string }> {
+async function start(
+  mode: Mode,
+  value = 0,
+  hold?: { holdAsLoader: true; interval: number },
+): Promise<{ child: Child; watcher: TaintWatcher; file: string }> {
   const file = join(tmp, `tainted-${children.length}`);
   writeValue(file, value);
   const child = new Child(file);
@@ -115,13 +119,14 @@ async function start(mode: Mode, value = 0): Promise<{ child: Child; watcher: Ta
   if (value !== 0) await child.send(`set ${value}`);
   const watcher = watchTaint({
     path: file,
-    triggers: ['watchpoint'],
-    interval: 0,
+    triggers: hold ? ['watchpoint', 'poll'] : ['watchpoint'],
+    interval: hold?.interval ?? 0,
     ignoreInitial: true,
     _watchpointTarget: {
       pid: child.proc.pid as number,
       address,
       ...(mode === 'uretprobe' ? { probe: { path: exe, offset } } : {}),
+      ...(hold ? { holdAsLoader: true } : {}),
     },
   });
   watchers.push(watcher);
@@ -229,6 +234,59 @@ for (const mode of ['uretprobe', 'breakpoint'] as const) {
         expect(s1.jsCalls - s0.jsCalls).toBe(1); // the real change only
         expect(changes).toHaveLength(1);
         expect(changes[0].added.map((f) => f.letter)).toEqual(['U']);
+      });
+
+      // The module-load hold (native/watch_loop.cc HoldLocked) on real perf samples: the target's writes stand
+      // for loader stores (test-only holdAsLoader) whose module_load never fires, so only the deadline ends it.
+      it('holds a load of three stores as one change and ends it at the 1 s deadline; a poll does not split it', async (ctx) => {
+        const P = 1 << 0;
+        const O = 1 << 12;
+        const E = 1 << 13;
+        const { child, watcher } = await start(mode, 0, { holdAsLoader: true, interval: 50 });
+        skipUnlessFires(ctx);
+        await nextEvent(watcher, 'ready');
+        const changes: { c: TaintChange; at: number }[] = [];
+        watcher.on('change', (c) => changes.push({ c, at: performance.now() }));
+        const s0 = native().watchStats() as unknown as Record<string, number>;
+        const t0 = performance.now();
+        // Three stores 30 ms apart (each its own drain and read; the 50 ms poll reads between them too).
+        await child.send(`set ${O}`);
+        await new Promise((r) => setTimeout(r, 30));
+        await child.send(`set ${O | P}`);
+        await new Promise((r) => setTimeout(r, 30));
+        await child.send(`set ${O | P | E}`);
+        await new Promise((r) => setTimeout(r, 400));
+        expect(changes).toHaveLength(0); // still held
+        const deadline = Date.now() + 5000;
+        while (changes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        expect(changes).toHaveLength(1);
+        const [{ c, at }] = changes;
+        // Released by the deadline: 1 s after the first store was read, never much later.
+        expect(at - t0).toBeGreaterThanOrEqual(950);
+        expect(at - t0).toBeLessThan(2500);
+        expect(c.trigger).toBe('watchpoint');
+        expect(c.added.map((f) => f.letter).sort()).toEqual(['E', 'O', 'P']);
+        expect(c.actor).toMatchObject({ kind: 'process', pid: child.proc.pid });
+        // One report of the three stores: the first one's before, the last one's after, every bit.
+        expect(c.attribution).toHaveLength(1);
+        expect(c.attribution[0]).toMatchObject({ via: 'watchpoint', before: 0, after: O | P | E, bits: O | P | E });
+        expect(c.attribution[0].samples).toBeGreaterThanOrEqual(3);
+        const s1 = native().watchStats() as unknown as Record<string, number>;
+        expect(s1.moduleLoadHolds - s0.moduleLoadHolds).toBe(1);
+        expect(s1.moduleLoadHoldsExpired - s0.moduleLoadHoldsExpired).toBe(1);
+        expect(s1.moduleLoadHoldsLoaded - s0.moduleLoadHoldsLoaded).toBe(0);
+        expect(s1.moduleLoadHoldsCut - s0.moduleLoadHoldsCut).toBe(0);
+        expect(s1.moduleLoadHoldNs - s0.moduleLoadHoldNs).toBeGreaterThanOrEqual(990e6);
+        expect(s1.moduleLoadHoldNs - s0.moduleLoadHoldNs).toBeLessThan(2e9);
+        // A bit no module load sets (U) is never held.
+        const u = nextEvent<[TaintChange]>(watcher, 'change', { timeoutMs: 10_000 });
+        const t1 = performance.now();
+        await child.send(`set ${O | P | E | U}`);
+        const [cu] = await u;
+        expect(cu.added.map((f) => f.letter)).toEqual(['U']);
+        expect(performance.now() - t1).toBeLessThan(500);
+        const s2 = native().watchStats() as unknown as Record<string, number>;
+        expect(s2.moduleLoadHolds - s1.moduleLoadHolds).toBe(0);
       });
 
       it('closes every perf fd on close()', async (ctx) => {
