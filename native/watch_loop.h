@@ -200,6 +200,10 @@ class WatchLoop {
 
   // Main thread only.
   bool running_ = false;
+  // How much the watch thread raises its own scheduling priority (nice), asked for at start
+  // (KERNEL_TAINT_PRIORITY_BOOST, default 4) and what it got (0 without CAP_SYS_NICE).
+  int boost_wanted_ = 4;
+  std::atomic<int> boost_{0};
   bool hook_ = false;
   std::thread thread_;
   Tsfn tsfn_;

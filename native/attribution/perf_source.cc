@@ -306,12 +306,19 @@ void PerfSourceBase::Symbolize(const std::vector<uint64_t>& chain, PerfReport* r
   // A module loaded after the table was read: re-read it off this thread
   // (at most once a second) and name its frames from its sections meanwhile.
   if (unknown && symbols::ReloadAsync()) ++stats_.reloads;
+  // The new modules' sections are read at most once per report (the sysfs reads, not the lookups, cost).
+  bool have_sections = false;
+  std::vector<symbols::ModuleSection> sections;
   auto name = [&](uint64_t ip) -> std::string {
     if (syms->Covers(ip)) return syms->Name(ip);
     auto it = section_names_.find(ip);
     if (it == section_names_.end()) {
       if (section_names_.size() >= 256) section_names_.clear();
-      it = section_names_.emplace(ip, symbols::NameFromSections(syms.get(), ip)).first;
+      if (!have_sections) {
+        sections = symbols::UnknownModuleSections(syms.get());
+        have_sections = true;
+      }
+      it = section_names_.emplace(ip, symbols::NameIn(sections, ip)).first;
     }
     return it->second.empty() ? syms->Name(ip) : it->second;
   };

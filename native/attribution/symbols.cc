@@ -1,10 +1,15 @@
 #include "symbols.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <condition_variable>
@@ -43,8 +48,21 @@ State& S() {
   return *s;
 }
 
-// Runs fn on a detached thread with every signal blocked (signals stay with
-// Node's threads).
+// Background priority for the symbol table's read and parse: 5 nice levels below the process's main
+// thread. They are started from the watch thread, whose priority may be raised (watch_loop.cc), and a
+// /proc/kallsyms read is seconds of CPU under emulation: at the watch thread's priority it took the
+// CPU from the JS thread delivering the very change that started the re-read.
+constexpr int kBackgroundNice = 5;
+
+void Background() {
+  errno = 0;
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(getpid()));
+  if (errno != 0) return;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), std::min(19, base + kBackgroundNice));
+}
+
+// Runs fn on a detached thread at background priority with every signal
+// blocked (signals stay with Node's threads).
 template <typename Fn>
 bool Spawn(Fn&& fn) {
   sigset_t all, old;
@@ -52,7 +70,10 @@ bool Spawn(Fn&& fn) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   bool ok = true;
   try {
-    std::thread(std::forward<Fn>(fn)).detach();
+    std::thread([f = std::forward<Fn>(fn)]() mutable {
+      Background();
+      f();
+    }).detach();
   } catch (...) {
     ok = false;
   }
@@ -137,16 +158,32 @@ bool ReloadAsync() {
   return ok;
 }
 
-std::string NameFromSections(const Kallsyms* known, uint64_t addr, const std::string& sysfs_module) {
-  DIR* d = opendir(sysfs_module.c_str());
-  if (d == nullptr) return {};
-  std::string best_module, best_section;
-  uint64_t best = 0;
-  while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::string_view mod(e->d_name);
+std::vector<ModuleSection> UnknownModuleSections(const Kallsyms* known, const std::string& sysfs_module,
+                                                 const std::string& proc_modules) {
+  // The loadable modules: /proc/modules lists them in one read (a module's name is its line's first
+  // word); /sys/module also holds every built-in with parameters (~150 directories without sections,
+  // each a failed lookup: most of the cost of naming a frame under TCG).
+  std::vector<std::string> names;
+  std::string list;
+  if (!proc_modules.empty() && ReadFileText(proc_modules.c_str(), &list, 4u << 20)) {
+    size_t at = 0;
+    while (at < list.size()) {
+      size_t end = list.find('\n', at);
+      if (end == std::string::npos) end = list.size();
+      size_t sp = list.find(' ', at);
+      if (sp > at && sp < end) names.emplace_back(list, at, sp - at);
+      at = end + 1;
+    }
+  } else if (DIR* d = opendir(sysfs_module.c_str())) {
+    while (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::vector<ModuleSection> out;
+  for (const std::string& mod : names) {
     if (known != nullptr && known->HasModule(mod)) continue;  // its symbols are in the table
-    const std::string dir = sysfs_module + "/" + e->d_name + "/sections";
+    const std::string dir = sysfs_module + "/" + mod + "/sections";
     DIR* sd = opendir(dir.c_str());
     if (sd == nullptr) continue;  // built in: no sections
     while (struct dirent* se = readdir(sd)) {
@@ -154,18 +191,28 @@ std::string NameFromSections(const Kallsyms* known, uint64_t addr, const std::st
       std::string text;
       if (!ReadFileText((dir + "/" + se->d_name).c_str(), &text, 64)) continue;
       uint64_t base = std::strtoull(text.c_str(), nullptr, 16);
-      if (base == 0 || base > addr || addr - base >= kMaxSectionSpan || base <= best) continue;
-      best = base;
-      best_module = e->d_name;
-      best_section = se->d_name;
+      if (base != 0) out.push_back({base, mod, se->d_name});
     }
     closedir(sd);
   }
-  closedir(d);
-  if (best == 0) return {};
+  return out;
+}
+
+std::string NameIn(const std::vector<ModuleSection>& sections, uint64_t addr) {
+  const ModuleSection* best = nullptr;
+  for (const ModuleSection& s : sections) {
+    if (s.base > addr || addr - s.base >= kMaxSectionSpan) continue;
+    if (best == nullptr || s.base > best->base) best = &s;
+  }
+  if (best == nullptr) return {};
   char off[24];
-  std::snprintf(off, sizeof off, "+0x%llx", static_cast<unsigned long long>(addr - best));
-  return best_section + off + " [" + best_module + "]";
+  std::snprintf(off, sizeof off, "+0x%llx", static_cast<unsigned long long>(addr - best->base));
+  return best->section + off + " [" + best->module + "]";
+}
+
+std::string NameFromSections(const Kallsyms* known, uint64_t addr, const std::string& sysfs_module,
+                             const std::string& proc_modules) {
+  return NameIn(UnknownModuleSections(known, sysfs_module, proc_modules), addr);
 }
 
 }  // namespace kt::symbols

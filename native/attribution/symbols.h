@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kallsyms.h"
 
@@ -40,10 +41,22 @@ bool Parsing();
 // started one.
 bool ReloadAsync();
 
-// Names `addr` from the sections of a loaded module that `known` does not
-// list ("<section>+0x<off> [<module>]"), "" when none holds it. Reads
-// /sys/module/<m>/sections (root only; zeros otherwise, then "").
-// `sysfs_module` is the directory to read (tests pass a temp dir).
-std::string NameFromSections(const Kallsyms* known, uint64_t addr, const std::string& sysfs_module = "/sys/module");
+// A section of a loaded module, from /sys/module/<m>/sections/<section> (root only; zeros otherwise).
+struct ModuleSection {
+  uint64_t base;
+  std::string module;
+  std::string section;
+};
+// The sections of the loaded modules `known` does not list (loaded after the table was read): the
+// modules from `proc_modules` (one read; "" or unreadable: every directory of `sysfs_module`), then each
+// unknown one's sections directory. Tests pass temp paths.
+std::vector<ModuleSection> UnknownModuleSections(const Kallsyms* known, const std::string& sysfs_module = "/sys/module",
+                                                 const std::string& proc_modules = "/proc/modules");
+// Names `addr` from the nearest section below it ("<section>+0x<off> [<module>]"), "" when none of
+// `sections` holds it (none within 64 MiB below).
+std::string NameIn(const std::vector<ModuleSection>& sections, uint64_t addr);
+// UnknownModuleSections + NameIn for one address.
+std::string NameFromSections(const Kallsyms* known, uint64_t addr, const std::string& sysfs_module = "/sys/module",
+                             const std::string& proc_modules = "/proc/modules");
 
 }  // namespace kt::symbols

@@ -233,16 +233,19 @@ Napi::Value LocateTracefsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// nameFromSections(kallsymsText: string, addr: string | number, sysfsModuleDir: string) -> string
+// nameFromSections(kallsymsText: string, addr: string | number, sysfsModuleDir: string, procModules?: string) -> string
 Napi::Value NameFromSectionsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t addr = 0;
   if (info.Length() < 3 || !info[0].IsString() || !ParseHexArg(info[1], &addr) || !info[2].IsString()) {
     return Throw(env, "nameFromSections: expected (kallsyms text, address, sysfs module dir)");
   }
+  // The fourth argument: a /proc/modules stand-in; without it, every directory of the sysfs dir.
+  std::string proc_modules = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
   Kallsyms syms;
   syms.Parse(info[0].As<Napi::String>().Utf8Value());
-  return Napi::String::New(env, symbols::NameFromSections(&syms, addr, info[2].As<Napi::String>().Utf8Value()));
+  return Napi::String::New(
+      env, symbols::NameFromSections(&syms, addr, info[2].As<Napi::String>().Utf8Value(), proc_modules));
 }
 
 Napi::Value CpuList(const Napi::CallbackInfo& info) {

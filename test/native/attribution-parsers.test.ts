@@ -51,7 +51,7 @@ interface Api {
   readField(format: string, raw: Uint8Array, field: string): string | null;
   tracefsFromMounts(text: string): string;
   locateTracefs(mounts: string, fallbacks: string[]): { root: string; reason: string };
-  nameFromSections(kallsyms: string, addr: string, sysfsModule: string): string;
+  nameFromSections(kallsyms: string, addr: string, sysfsModule: string, procModules?: string): string;
   parseCpuList(text: string): number[];
   causesJson(causes: [string, [string, string | number | string[]][]][]): string;
 }
@@ -457,6 +457,32 @@ describe('naming a module loaded after kallsyms was read, from /sys/module/<m>/s
     expect(api.nameFromSections(kallsyms, '0xffffffffc8a00000', d)).toBe('');
     expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', join(d, 'nope'))).toBe('');
     expect(() => api.nameFromSections(kallsyms, 'zz', d)).toThrow(TypeError);
+  });
+
+  it('looks only in the modules /proc/modules lists (one read, no lookup per built-in), else every directory', () => {
+    const d = sysfs();
+    // A second new module whose .text is nearer below the address than kt_warn's .init.text.
+    mkdirSync(join(d, 'kt_other', 'sections'), { recursive: true });
+    writeFileSync(join(d, 'kt_other', 'sections', '.text'), '0xffffffffc0a05008\n');
+    const proc = join(d, 'proc-modules');
+    // Real /proc/modules lines (name size refcount users state address taint).
+    writeFileSync(
+      proc,
+      [
+        'kt_warn 16384 0 - Live 0xffffffffc0a00000 (OE)',
+        'old 12288 1 - Live 0xffffffffc0000000',
+        'hidden 12288 0 - Live 0x0000000000000000',
+        '',
+      ].join('\n'),
+    );
+    // kt_other is not loaded as far as /proc/modules says: its stale sysfs entry is not read.
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', d, proc)).toBe('.init.text+0x11 [kt_warn]');
+    // Without the list every directory counts, kt_other's .text included.
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', d)).toBe('.text+0x9 [kt_other]');
+    // An unreadable list: every directory, as before.
+    expect(api.nameFromSections(kallsyms, '0xffffffffc0a05011', d, join(d, 'no-such-file'))).toBe(
+      '.text+0x9 [kt_other]',
+    );
   });
 });
 

@@ -293,6 +293,8 @@ async function driver(emit) {
 
   // ---- watchers: attribution 'auto' (all triggers) and kmsg only ----------------------------------
   const events = [];
+  // Called after each change of the main watcher (act() arms its wait with it before the action).
+  let onEvent = null;
   const kmsgEvents = [];
   const offEvents = [];
   const noHoldEvents = [];
@@ -305,7 +307,10 @@ async function driver(emit) {
   try {
     w = api.watchTaint({ attribution: 'auto', ignoreInitial: true });
     // lc: the watch loop's stamps as this change arrives (a later change of another watcher replaces them).
-    w.on('change', (c) => events.push({ at: now(), ns: hr(), c, lc: lastChange() }));
+    w.on('change', (c) => {
+      events.push({ at: now(), ns: hr(), c, lc: lastChange() });
+      onEvent?.();
+    });
     w.on('error', (e) => errors.push({ where: 'auto', ...errInfo(e) }));
   } catch (e) {
     emit({ t: 'node-error', where: 'watchTaint auto', error: errInfo(e) });
@@ -409,19 +414,29 @@ async function driver(emit) {
     const nseen = noHoldEvents.length;
     const holds0 = holdStats();
     const valueBefore = readValue();
-    const tStart = hr();
-    const r = async ? await spawnAsync(cmd, args) : spawnSync(cmd, args, { encoding: 'utf8' });
-    const tReturnNs = async ? r.exitNs : hr();
-    const tReturn = now() - (async ? Number(hr() - tReturnNs) / 1e6 : 0);
-    const wallReturn = Date.now();
-    const valueAfter = readValue();
     const union = () =>
       events
         .slice(seen)
         .map((e) => lettersOf(e.c.added) ?? '')
         .join('');
-    while (![...letters].every((l) => union().includes(l)) && now() - tReturn < 20000) await sleep(1);
-    const complete = [...letters].every((l) => union().includes(l));
+    const covered = () => [...letters].every((l) => union().includes(l));
+    // The wait (and its 20 s bound) is armed before the action: after it returns, nothing of the
+    // harness runs before the event loop can take the change.
+    let timer;
+    const done = new Promise((resolve) => {
+      onEvent = () => covered() && resolve();
+      timer = setTimeout(resolve, 20000);
+    });
+    const tStart = hr();
+    const r = async ? await spawnAsync(cmd, args) : spawnSync(cmd, args, { encoding: 'utf8' });
+    const tReturnNs = async ? r.exitNs : hr();
+    const tReturn = now() - (async ? Number(hr() - tReturnNs) / 1e6 : 0);
+    const wallReturn = Date.now();
+    if (!covered()) await done;
+    clearTimeout(timer);
+    onEvent = null;
+    const valueAfter = readValue();
+    const complete = covered();
     await sleep(200); // stragglers (a second source reporting the same write)
     const got = events.slice(seen);
     const stages = got[0] ? stagesOf(tStart, tReturnNs, got[0], null, traceList()) : null;
