@@ -1096,6 +1096,8 @@ WatchLoop::HoldStep WatchLoop::HoldLocked(Watch& w, bool reported, unsigned trig
     }
     return HoldStep::kHold;
   }
+  // Not while an earlier change of w still waits for the JS thread: that delivery would carry this
+  // value and its causes anyway (Deliver takes the latest), so holding would only split them.
   if (w.hold.state == Hold::kReleasing || !named || w.pending) return HoldStep::kQueue;
   if (!modload::LoaderBits(wp->bits)) return HoldStep::kQueue;
   if (!w.hold_as_loader) {
