@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "module_load.h"
 #include "symbols.h"
 
 namespace kt {
@@ -567,15 +568,47 @@ bool WatchpointCore::ReadMask(uint32_t* mask) {
   return true;
 }
 
+namespace {
+
+// Whether a watchpoint callchain passes through the WARN machinery (the store of a WARN's W).
+bool WarnChain(const Kallsyms& syms, const std::vector<uint64_t>& chain) {
+  static constexpr std::string_view kWarn[] = {"__warn", "warn_slowpath_fmt", "__warn_printk", "report_bug",
+                                               "__report_bug", "report_bug_entry"};
+  for (size_t i = 0; i < chain.size() && i < 8; ++i) {
+    std::string_view fn = syms.Function(chain[i]);
+    for (std::string_view w : kWarn) {
+      if (fn == w) return true;
+    }
+  }
+  return false;
+}
+
+// The traps of one drain kept for choosing the report's (a WARN storm drains thousands: only counted).
+constexpr size_t kKeptTraps = 16;
+
+}  // namespace
+
+int EarliestWarnTrap(const Kallsyms& syms, const std::vector<perf::Sample>& traps) {
+  int best = -1;
+  for (size_t i = 0; i < traps.size(); ++i) {
+    if ((best < 0 || traps[i].time < traps[static_cast<size_t>(best)].time) && WarnChain(syms, traps[i].callchain)) {
+      best = static_cast<int>(i);
+    }
+  }
+  return best;
+}
+
 bool WatchpointCore::DrainEvents() {
   uint64_t n = 0;
   bool have = false;
   bool mixed = false;  // traps of more than one thread in this drain
+  std::vector<perf::Sample> kept;
   wp_.Drain(
       &stats_.lost, &stats_.malformed,
       [&](const perf::Sample& s) {
         ++n;
         if (have && s.tid != first_.tid) mixed = true;
+        if (kept.size() < kKeptTraps) kept.push_back(s);
         // Rings are per CPU: keep the earliest write of this drain, across CPUs.
         if (!have || s.time < first_.time) {
           first_.pid = s.pid;
@@ -599,10 +632,28 @@ bool WatchpointCore::DrainEvents() {
     stats_.coalesced += n;
     return false;
   }
+  // Which trap of a drain changed the mask is not recorded. When the drain added W and no module bit,
+  // the report is the earliest trap whose callchain is a WARN's: `insmod` of a module whose init WARNs
+  // drains the loader's stores of bits already set (no change) with the WARN's store, and the earliest
+  // trap (the loader's) would name load_module as the site of the W.
+  const uint32_t added = now & ~mask_;
+  if (test_pid_ == 0 && (added & kBitW) != 0 && (added & modload::kLoaderBits) == 0 && kept.size() > 1) {
+    if (std::shared_ptr<const Kallsyms> syms = symbols::Current(0)) {
+      const int i = EarliestWarnTrap(*syms, kept);
+      const perf::Sample* warn = i >= 0 ? &kept[static_cast<size_t>(i)] : nullptr;
+      if (warn != nullptr && warn->time != first_.time) {
+        first_.pid = warn->pid;
+        first_.tid = warn->tid;
+        first_.cpu = warn->cpu;
+        first_.time = warn->time;
+        first_.callchain = warn->callchain;
+      }
+    }
+  }
   PerfReport r = ReportOf(first_, PerfReport::kWatchpoint);
   r.before = mask_;
   r.after = now;
-  r.bits = now & ~mask_;
+  r.bits = added;
   r.samples = n;
   // Which of several threads' traps changed the mask is not recorded (a WARN
   // storm on a set bit beside a real write): the report says so, and JS gives

@@ -152,6 +152,10 @@ class PerfSourceBase {
 
 // The hardware data watchpoint on tainted_mask (or, for tests, on an 8-byte
 // user-space variable of one process).
+// The index of the earliest trap whose callchain passes through the WARN machinery (__warn,
+// report_bug, ...: the store of a WARN's W), -1 when none does.
+int EarliestWarnTrap(const Kallsyms& syms, const std::vector<perf::Sample>& traps);
+
 class WatchpointCore : public PerfSourceBase {
  public:
   // Arms on every online CPU; false with a plain-words reason

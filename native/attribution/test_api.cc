@@ -352,6 +352,31 @@ Napi::Value CausesJsonJs(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, out);
 }
 
+// earliestWarnTrap(kallsymsText, [[time, [address, ...]], ...]) -> index or -1
+Napi::Value EarliestWarnTrapJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    return Throw(env, "earliestWarnTrap: expected (kallsyms text, [[time, [addresses]]])");
+  }
+  Kallsyms syms;
+  syms.Parse(info[0].As<Napi::String>().Utf8Value());
+  std::vector<perf::Sample> traps;
+  Napi::Array in = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < in.Length(); ++i) {
+    Napi::Array t = in.Get(i).As<Napi::Array>();
+    perf::Sample s;
+    s.time = static_cast<uint64_t>(t.Get(0u).As<Napi::Number>().DoubleValue());
+    Napi::Array chain = t.Get(1u).As<Napi::Array>();
+    for (uint32_t j = 0; j < chain.Length(); ++j) {
+      uint64_t addr = 0;
+      if (!ParseHexArg(chain.Get(j), &addr)) return Throw(env, "earliestWarnTrap: bad address");
+      s.callchain.push_back(addr);
+    }
+    traps.push_back(std::move(s));
+  }
+  return Napi::Number::New(env, EarliestWarnTrap(syms, traps));
+}
+
 }  // namespace
 
 Napi::Object AttributionTestApi(Napi::Env env) {
@@ -369,6 +394,7 @@ Napi::Object AttributionTestApi(Napi::Env env) {
   o.Set("loaderBits", Napi::Function::New(env, LoaderBitsJs, "loaderBits"));
   o.Set("mergeWatchpointCause", Napi::Function::New(env, MergeWatchpointCauseJs, "mergeWatchpointCause"));
   o.Set("causesJson", Napi::Function::New(env, CausesJsonJs, "causesJson"));
+  o.Set("earliestWarnTrap", Napi::Function::New(env, EarliestWarnTrapJs, "earliestWarnTrap"));
   return o;
 }
 

@@ -54,6 +54,7 @@ interface Api {
   nameFromSections(kallsyms: string, addr: string, sysfsModule: string, procModules?: string): string;
   parseCpuList(text: string): number[];
   causesJson(causes: [string, [string, string | number | string[]][]][]): string;
+  earliestWarnTrap(kallsyms: string, traps: [number, string[]][]): number;
 }
 const api = (native() as unknown as { _attribution: Api })._attribution;
 
@@ -635,5 +636,77 @@ describe("a delivery's causes, as the JSON text the watch thread hands to JS", (
       x: { a: null, b: null },
     });
     expect(api.causesJson([])).toBe('{}');
+  });
+});
+
+describe('the trap a watchpoint report names, when a drain holds several', () => {
+  // Real callchains from the guests (6.1, 6.12, 7.3): a user write, the loader's store, a WARN in kt_warn's init.
+  const rows = readFileSync(join(ROOT, 'test/fixtures/attribution/watchpoint-stacks.tsv'), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#') && !l.startsWith('kernel\t'))
+    .map((l) => {
+      const [kernel, action, bits, loader, stack] = l.split('\t');
+      return { kernel, action, bits: Number(bits), loader: loader === 'yes', frames: stack.split(' ; ') };
+    });
+  // A symbol table with every function of these chains (modules' frames stay unknown, as for a new module).
+  const names = [
+    ...new Set(
+      rows
+        .flatMap((r) => r.frames)
+        .filter((f) => !f.includes('['))
+        .map((f) => f.split('+')[0]),
+    ),
+  ];
+  const base = (i: number) => 0xffffffff81000000n + BigInt(i) * 0x10000n;
+  const kallsyms = [
+    ...names.map((n, i) => `${base(i).toString(16)} T ${n}`),
+    `${base(names.length).toString(16)} T _etext`,
+  ].join('\n');
+  const addrs = (frames: string[]) =>
+    frames.map((f) => {
+      const m = /^([^+ ]+)\+0x([0-9a-f]+)/.exec(f);
+      const i = m ? names.indexOf(m[1]) : -1;
+      return i < 0 ? '0xffffffffc0a05025' : `0x${(base(i) + BigInt(`0x${m?.[2]}`)).toString(16)}`;
+    });
+  for (const kernel of [...new Set(rows.map((r) => r.kernel))]) {
+    const of = (action: string, loader: boolean) =>
+      rows.find((r) => r.kernel === kernel && r.action === action && r.loader === loader);
+    const warn = of('insmod kt_warn', false);
+    const load = of('insmod kt_prop', true);
+    const user = of('user-write', false);
+    it(`${kernel}: the WARN's store, not the loader's no-op stores drained before it`, () => {
+      if (!warn || !load || !user) throw new Error(`fixture rows missing for ${kernel}`);
+      // insmod kt_warn: the loader's stores of O and E (already set), then the WARN in its init.
+      expect(
+        api.earliestWarnTrap(kallsyms, [
+          [100, addrs(load.frames)],
+          [200, addrs(load.frames)],
+          [300, addrs(warn.frames)],
+        ]),
+      ).toBe(2);
+      // Across CPUs the rings are not in time order: the earliest WARN trap wins.
+      expect(
+        api.earliestWarnTrap(kallsyms, [
+          [500, addrs(warn.frames)],
+          [100, addrs(load.frames)],
+          [400, addrs(warn.frames)],
+        ]),
+      ).toBe(2);
+      // No WARN among the traps: none (the report keeps the earliest trap).
+      expect(
+        api.earliestWarnTrap(kallsyms, [
+          [100, addrs(load.frames)],
+          [200, addrs(user.frames)],
+        ]),
+      ).toBe(-1);
+      expect(api.earliestWarnTrap(kallsyms, [])).toBe(-1);
+    });
+  }
+  it('the fixture has the three kernels, and the 7.3 row that named load_module for a W', () => {
+    expect(new Set(rows.map((r) => r.kernel)).size).toBe(3);
+    const bad = rows.find((r) => r.action === 'insmod kt_warn' && r.loader);
+    expect(bad?.frames[1]).toMatch(/^load_module\+/);
+    // Its W came from a WARN: with a trap of the WARN's chain in the same drain, that trap is named.
+    expect(api.earliestWarnTrap(kallsyms, [[1, addrs(bad?.frames ?? [])]])).toBe(-1);
   });
 });
