@@ -124,31 +124,28 @@ export function attributionFrom(via: AttributionSource, c: RawCause | undefined)
   const pid = num(c.pid);
   const bits = num(c.bits);
   if (pid === null || bits === null) return null;
-  const comm = str(c.comm);
-  const exe = str(c.exe);
-  const site = str(c.site);
-  const stack = typeof c.stack === 'string' && c.stack.length > 0 ? c.stack.split('\n') : [];
-  // Built in one literal per source (no property added or deleted later): this runs on a change's path.
+  // What every report has, then each source's own fields; nothing is added or deleted afterwards (a
+  // deleted property sent the object to dictionary mode): this runs on every change's path.
+  const common = {
+    via,
+    pid,
+    tid: num(c.tid) ?? pid,
+    cpu: num(c.cpu) ?? -1,
+    comm: str(c.comm),
+    exe: str(c.exe),
+    uid: num(c.uid),
+    timeNs: num(c.timeNs) ?? 0,
+    site: str(c.site),
+    stack: typeof c.stack === 'string' && c.stack.length > 0 ? c.stack.split('\n') : [],
+    bits: bits >>> 0,
+  };
   let out: TaintAttribution;
   if (via === 'watchpoint') {
     const before = hex(c.before);
     const after = hex(c.after);
-    const common = {
-      via,
-      pid,
-      tid: num(c.tid) ?? pid,
-      cpu: num(c.cpu) ?? -1,
-      comm,
-      exe,
-      uid: num(c.uid),
-      timeNs: num(c.timeNs) ?? 0,
-      site,
-      stack,
-      bits: bits >>> 0,
-    };
     const samples = num(c.samples) ?? 1;
     const writers = num(c.writers) ?? 1;
-    // The native report always has both masks: one literal for it; the spread only for a malformed one.
+    // The native report always has both masks; a malformed one leaves out what it lacks.
     out =
       before !== undefined && after !== undefined
         ? { ...common, before, after, samples, writers }
@@ -162,17 +159,7 @@ export function attributionFrom(via: AttributionSource, c: RawCause | undefined)
   } else {
     const d = num(c.detector);
     out = {
-      via,
-      pid,
-      tid: num(c.tid) ?? pid,
-      cpu: num(c.cpu) ?? -1,
-      comm,
-      exe,
-      uid: num(c.uid),
-      timeNs: num(c.timeNs) ?? 0,
-      site,
-      stack,
-      bits: bits >>> 0,
+      ...common,
       ...(c.event === 'module_load' || c.event === 'error_report_end' ? { event: c.event } : {}),
       ...(str(c.module) !== null ? { module: c.module as string } : {}),
       ...(d !== null ? { detector: DETECTORS[d] ?? d } : {}),

@@ -60,3 +60,16 @@ export function threadCount(): number {
 }
 
 export const WATCH_THREAD = 'kernel-taint';
+
+/** How many descriptors of this process are open on `path`. */
+export function fdsOn(path: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}

@@ -5,17 +5,7 @@
 // its bytes to one read only, so a second read of the ring would find nothing
 // and leave one of the two without its evidence.
 import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  constants,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { appendFileSync, closeSync, constants, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,6 +14,7 @@ import { main } from '../../lib/cli/index.js';
 import { type JournalRecord, openTaintJournal, readTaintJournal } from '../../lib/integrations/journal.js';
 import { type TaintChange, type TaintWatcher, watchTaint } from '../../lib/watch.js';
 import { nextEvent } from '../helpers/events.js';
+import { fdsOn } from '../helpers/fs.js';
 import { bits } from '../helpers/modules.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from './helpers.js';
@@ -34,19 +25,6 @@ const BOOKWORM = readFileSync(fixture('bookworm-6.1.kmsg'), 'utf8');
 // Real records of a 7.2 guest: the new WARN banner, a comm with parentheses.
 const TRIXIE = readFileSync(fixture('trixie-7x.kmsg'), 'utf8');
 const PWOE = bits('P', 'W', 'O', 'E');
-
-/** How many descriptors of this process are open on `path`. */
-function fdsOn(path: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {

@@ -4,9 +4,7 @@ import {
   closeSync,
   constants,
   openSync,
-  readdirSync,
   readFileSync,
-  readlinkSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -16,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NativeWatchCallback, NativeWatchOptions } from '../../lib/binding.js';
 import { createWatcher, type TaintChange, type WatchBinding } from '../../lib/watch.js';
+import { fdsOn } from '../helpers/fs.js';
 import { bits, moduleTree } from '../helpers/modules.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -184,19 +183,6 @@ function fifoLog(text: string): { path: string; write: (s: string) => void; read
   };
   write(text);
   return { path, write, readers: () => fdsOn(path) - 1, close: () => closeSync(fd) };
-}
-
-/** How many descriptors of this process are open on `path`. */
-function fdsOn(path: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
 }
 
 function start(initial: number, log: string, ignoreInitial = false) {
