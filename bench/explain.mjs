@@ -135,18 +135,23 @@ const parsed = time(() => {
 const full = time(() => explainTaint({ path: taint, profile: 'mainline', kmsgPath: lastPath }));
 const early = time(() => explainTaint({ path: taint, profile: 'mainline', kmsgPath: firstPath }));
 
-// A watcher's start: watchTaint() to its initial change (evidence of P W O E L), with the log and
-// without any (the difference is what the log costs it). It reads the ring once, to its end, whatever
-// the order of the records (its tail must end up after the last one).
-async function watcherStart(kmsgPath) {
-  const t0 = process.hrtime.bigint();
-  const w = watchTaint({
+/** The watcher both start measurements use: the temp taint file, inotify only, no perf sources. */
+function benchWatcher(kmsgPath) {
+  return watchTaint({
     path: taint,
     profile: 'mainline',
     triggers: ['inotify'],
     attribution: 'off',
     _kmsgPath: kmsgPath,
   });
+}
+
+// A watcher's start: watchTaint() to its initial change (evidence of P W O E L), with the log and
+// without any (the difference is what the log costs it). It reads the ring once, to its end, whatever
+// the order of the records (its tail must end up after the last one).
+async function watcherStart(kmsgPath) {
+  const t0 = process.hrtime.bigint();
+  const w = benchWatcher(kmsgPath);
   const c = await new Promise((resolve) => w.once('change', resolve));
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   await w.close();
@@ -187,13 +192,7 @@ let journalRun = 0;
 async function journalStart(kmsgPath, own) {
   const file = join(shm, `j${journalRun++}.jsonl`);
   const t0 = process.hrtime.bigint();
-  const w = watchTaint({
-    path: taint,
-    profile: 'mainline',
-    triggers: ['inotify'],
-    attribution: 'off',
-    _kmsgPath: kmsgPath,
-  });
+  const w = benchWatcher(kmsgPath);
   const initial = new Promise((resolve) => w.once('change', resolve));
   const j = openTaintJournal(file, {
     env: {},
