@@ -8,26 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/index.js';
 import { ROOT } from '../helpers/reference.js';
 import { taintFile, tempDir } from '../helpers/tmp.js';
-import { until } from './helpers.js';
+import { memIo, until } from './helpers.js';
 
 const BIN = join(ROOT, 'bin/kernel-taint.cjs');
-
-function memIo(signal?: AbortSignal) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: {
-      out: (s: string) => out.push(s),
-      err: (s: string) => err.push(s),
-      isTTY: false,
-      env: { ...process.env, NO_COLOR: '1' },
-      stdin: async () => '',
-      ...(signal ? { signal } : {}),
-    },
-  };
-}
 
 describe('decode: negative and too-large values', () => {
   it('`decode -1` and `decode -- -1` reach the helpful message', async () => {

@@ -55,3 +55,21 @@ export class FakeSource extends EventEmitter<{ change: [SourceChange]; error: [E
 }
 
 export { until } from '../helpers/events.js';
+
+/** An in-memory CLI io for `main()` run in process: what it printed, and its signal. */
+export function memIo(signal?: AbortSignal, env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      out: (s: string) => out.push(s),
+      err: (s: string) => err.push(s),
+      isTTY: false,
+      env,
+      stdin: async () => '',
+      ...(signal ? { signal } : {}),
+    },
+  };
+}

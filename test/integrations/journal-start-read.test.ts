@@ -17,7 +17,7 @@ import { nextEvent } from '../helpers/events.js';
 import { fdsOn } from '../helpers/fs.js';
 import { bits } from '../helpers/modules.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from './helpers.js';
+import { memIo, until } from './helpers.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/kmsg/${name}`, import.meta.url));
 // Real records of a 6.1 guest that loaded a proprietary out-of-tree module and hit a WARN (old banner).
@@ -200,29 +200,12 @@ describe.skipIf(!isSupported())('the journal and its watcher read the kernel log
   });
 });
 
-function cliIo(signal: AbortSignal) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: {
-      out: (s: string) => out.push(s),
-      err: (s: string) => err.push(s),
-      isTTY: false,
-      env: {},
-      stdin: async () => '',
-      signal,
-    },
-  };
-}
-
 describe.skipIf(!isSupported())('watch --journal and serve --journal read the kernel log once at start', () => {
   it('watch --kmsg FIFO --journal: start records and the initial line both carry the log evidence', async () => {
     const w = world();
     const log = fifoLog(w.dir, BOOKWORM);
     const ac = new AbortController();
-    const { out, err, io } = cliIo(ac.signal);
+    const { out, err, io } = memIo(ac.signal, {});
     const run = main(
       ['watch', '--json', '--path', w.value, '--kmsg', log.path, '--profile', 'mainline', '--journal', w.journal],
       io,
@@ -258,7 +241,7 @@ describe.skipIf(!isSupported())('watch --journal and serve --journal read the ke
     const w = world();
     const log = fifoLog(w.dir, TRIXIE);
     const ac = new AbortController();
-    const { out, io } = cliIo(ac.signal);
+    const { out, io } = memIo(ac.signal, {});
     const run = main(
       ['serve', '--port', '0', '--path', w.value, '--kmsg', log.path, '--profile', 'mainline', '--journal', w.journal],
       io,
