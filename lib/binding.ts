@@ -131,6 +131,8 @@ export interface NativeWatchStats {
   kmsgOverruns: number;
   /** Reads of an empty regular file held back for a re-read (a write caught between truncate and write). */
   deferredEmpty: number;
+  /** The kernel symbol table is being parsed (a watchpoint report would wait for it); `'ready'` waits. */
+  symbolsPending: boolean;
   /**
    * Where the last value change's time went, CLOCK_MONOTONIC ns (the clock of
    * `process.hrtime.bigint()`); 0 = stage not reached (sampleNs: no watchpoint
@@ -138,8 +140,6 @@ export interface NativeWatchStats {
    * the value read, the causes taken, the thread-safe call queued, the JS
    * thread's delivery start and end (every callback returned).
    */
-  /** The kernel symbol table is being parsed (a watchpoint report would wait for it); `'ready'` waits. */
-  symbolsPending: boolean;
   lastChange: {
     sampleNs: number;
     wakeNs: number;

@@ -153,7 +153,7 @@ function flagFor(bit: number, table: ProfileTable): TaintFlag {
 }
 
 const NO_LETTERS: readonly string[] = Object.freeze([]);
-const NO_LETTERS_BITS: readonly number[] = Object.freeze([]);
+const NO_BITS: readonly number[] = Object.freeze([]);
 const NO_NAMES: Readonly<Record<string, string>> = Object.freeze({});
 
 class State implements TaintState {
@@ -190,7 +190,7 @@ class State implements TaintState {
     this.unknownValue = extra.unknownValue === true;
     this.tainted = value !== 0 || unknownLetters.length > 0 || this.unknownValue;
     this.flags = Object.freeze(flags);
-    this.unknownBits = unknownBits === null ? NO_LETTERS_BITS : Object.freeze(unknownBits);
+    this.unknownBits = unknownBits === null ? NO_BITS : Object.freeze(unknownBits);
     this.unknownLetters = unknownLetters.length === 0 ? NO_LETTERS : Object.freeze([...unknownLetters]);
     if (unknownLetters.length === 0) {
       this.unknownNames = NO_NAMES;

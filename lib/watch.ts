@@ -325,15 +325,6 @@ function resolveConfig(opts: WatchTaintOptions): WatcherConfig {
   };
 }
 
-/**
- * Debug only: with `KERNEL_TAINT_TRACE_CHANGES=1` in the environment when this
- * module loads, each emitted change pushes its JS stages (process.hrtime ns:
- * entry, after the attribution, the evidence's setup, the change object, the
- * lazy reads' scheduling, and after the emit) to
- * `globalThis[Symbol.for('kernel-taint.changeTrace')]` (the last 256). Used by
- * the real-kernel latency breakdown (test/kernel/guest/attrib.mjs); off, it
- * costs one null check per change.
- */
 /** How long `'ready'` waits for the kernel symbol table's parse (the native report's own bound). */
 const SYMBOLS_WAIT_MS = 2000;
 
@@ -343,7 +334,18 @@ const WARM_ROUNDS = 12;
 const REWARM_ROUNDS = 2;
 const NO_ATTRIBUTION: readonly TaintAttribution[] = Object.freeze([]);
 const noop = (): void => {};
+/** Per profile table, the value whose one-bit-away states were last decoded (`#decodeAhead`). */
+const decodedAhead = new WeakMap<ProfileTable, number>();
 
+/**
+ * Debug only: with `KERNEL_TAINT_TRACE_CHANGES=1` in the environment when this
+ * module loads, each emitted change pushes its JS stages (process.hrtime ns:
+ * entry, after the attribution, the evidence's setup, the change object, the
+ * lazy reads' scheduling, and after the emit) to
+ * `globalThis[Symbol.for('kernel-taint.changeTrace')]` (the last 256). Used by
+ * the real-kernel latency breakdown (test/kernel/guest/attrib.mjs); off, it
+ * costs one null check per change.
+ */
 const changeTrace: ChangeTraceEntry[] | null =
   process.env.KERNEL_TAINT_TRACE_CHANGES === '1' ? traceList(Symbol.for('kernel-taint.changeTrace')) : null;
 function traceList(key: symbol): ChangeTraceEntry[] {
@@ -397,12 +399,19 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
    * made it yet, shared with the initial report), so that the pair reads the ring once.
    */
   [START_EVIDENCE](flags: readonly TaintFlag[]): TaintEvidence[] {
+    return this.#evidenceOf(flags, true, null, new Date());
+  }
+
+  /** The evidence of `flags` from this watcher's log (through its tail) and module list. */
+  #evidenceOf(flags: readonly TaintFlag[], initial: boolean, kmsg: string | null, time: Date): TaintEvidence[] {
     const { kmsgPath, modules } = this.#cfg;
     return changeEvidence(flags, this.#table, {
-      initial: true,
-      kmsg: null,
-      time: new Date(),
+      initial,
+      kmsg,
+      time,
       kmsgPath,
+      // The log is read whole once, through the tail (at start, or the first change); later changes read
+      // on from there, so a change costs the records logged since the last one.
       tail: kmsgPath === null ? null : this.#logTail(kmsgPath),
       ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
       ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
@@ -731,20 +740,7 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
     let evidence: readonly TaintEvidence[] | null = null;
     const resolveEvidence = (): readonly TaintEvidence[] => {
       if (evidence !== null) return evidence;
-      const { modules, kmsgPath } = this.#cfg;
-      // The log is read whole once, through the tail (at start, or the first change); later changes read
-      // on from there, so a change costs the records logged since the last one.
-      const tail = kmsgPath === null ? null : this.#logTail(kmsgPath);
-      const found = changeEvidence(added, this.#table, {
-        initial,
-        kmsg,
-        time,
-        kmsgPath,
-        tail,
-        ...(modules._sysModuleDir !== undefined ? { sysModuleDir: modules._sysModuleDir } : {}),
-        ...(modules._procModulesPath !== undefined ? { procModulesPath: modules._procModulesPath } : {}),
-      });
-      evidence = Object.freeze(withActors(found, attribution));
+      evidence = Object.freeze(withActors(this.#evidenceOf(added, initial, kmsg, time), attribution));
       return evidence;
     };
     // The module list too (re-read when a module bit appears: ~15 ms under emulation): read after the emit.
@@ -790,6 +786,9 @@ export class TaintWatcher extends EventEmitter<TaintWatcherEvents> {
    */
   #decodeAhead(): void {
     const value = this.#current.value;
+    // Every watcher of the process decodes after the same change: once is enough.
+    if (decodedAhead.get(this.#table) === value) return;
+    decodedAhead.set(this.#table, value);
     for (const f of this.#table.flags) {
       const bit = (1 << f.bit) >>> 0;
       if ((value & bit) === 0) stateOf((value | bit) >>> 0, this.#table);

@@ -775,9 +775,8 @@ void WatchLoop::Run() {
     const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
     errno = 0;
     const int nice_now = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
-    if (errno == 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::max(-20, nice_now - boost_wanted_)) == 0) {
-      boost_.store(nice_now - std::max(-20, nice_now - boost_wanted_));
-    }
+    const int raised = std::max(-20, nice_now - boost_wanted_);
+    if (errno == 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(tid), raised) == 0) boost_.store(nice_now - raised);
   }
   struct epoll_event events[8];
   Wakeup wk;
@@ -968,11 +967,8 @@ void WatchLoop::ReadLocked(Watch& w, unsigned trigger) {
     if (HoldLocked(w, reported, trigger) == HoldStep::kHold) return;
     if (timed) {
       timing_.causes = NowNs();
-      const Source* wp = SourceOf(kWatchpoint);
-      if ((reported || releasing) && wp != nullptr) {  // a held load: its first store's sample
-        size_t i = 0;
-        while (sources_[i].get() != wp) ++i;
-        for (const Attribution::Field& f : w.causes[i].what.fields) {
+      if (reported || releasing) {  // a held load: its first store's sample
+        for (const Attribution::Field& f : w.causes[watchpoint_index_].what.fields) {
           if (f.kind == Attribution::Field::kNumber && f.key == "timeNs") {
             timing_.sample = static_cast<int64_t>(f.number);
           }

@@ -640,14 +640,7 @@ bool WatchpointCore::DrainEvents() {
   if (test_pid_ == 0 && (added & kBitW) != 0 && (added & modload::kLoaderBits) == 0 && kept.size() > 1) {
     if (std::shared_ptr<const Kallsyms> syms = symbols::Current(0)) {
       const int i = EarliestWarnTrap(*syms, kept);
-      const perf::Sample* warn = i >= 0 ? &kept[static_cast<size_t>(i)] : nullptr;
-      if (warn != nullptr && warn->time != first_.time) {
-        first_.pid = warn->pid;
-        first_.tid = warn->tid;
-        first_.cpu = warn->cpu;
-        first_.time = warn->time;
-        first_.callchain = warn->callchain;
-      }
+      if (i >= 0) first_ = kept[static_cast<size_t>(i)];
     }
   }
   PerfReport r = ReportOf(first_, PerfReport::kWatchpoint);
